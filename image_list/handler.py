@@ -1,0 +1,334 @@
+"""The gallery: resized images newest first, and a form that uploads straight to S3.
+
+Served over HTTP by a function URL or an API Gateway HTTP API (payload format 2.0):
+  GET /          the gallery page, one ListObjectsV2 page at a time
+  GET /presign   a fresh presigned POST for one more upload (JSON)
+  GET /status    ?key=... what became of an upload: resized, rejected or pending (JSON)
+
+Work per request does not grow with the bucket. Upload keys embed a reverse timestamp, so S3's
+lexicographic listing is already newest first and one page of ListObjectsV2 is one page of the
+gallery; nothing is listed, sorted or presigned beyond what is shown.
+
+Since 2023 new buckets refuse public ACLs and anonymous writes, so the browser uploads through
+a presigned POST whose policy (size, content type, key) S3 itself enforces, and reads images
+through presigned GET URLs.
+"""
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from jinja2 import Environment, FileSystemLoader
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = Environment(loader=FileSystemLoader(HERE), autoescape=True,
+                        trim_blocks=True, lstrip_blocks=True)
+
+# Reverse timestamps: 13 digits of milliseconds counting down from the year 2286.
+_REVERSE_EPOCH_MS = 10 ** 13 - 1
+_UPLOAD_KEY = re.compile(r'(?P<reverse>\d{13})-[0-9a-f]+$')
+_MISSING = {'NoSuchKey', '404', 'NotFound'}
+# Enough "previous" links to walk back 20 pages; older history falls back to "Newest".
+MAX_TRAIL = 20
+MAX_KEY_LENGTH = 1024
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    upload_bucket: str
+    resized_bucket: str
+    page_size: int = 50
+    url_expires: int = 3600
+    max_upload_bytes: int = 20 * 1024 * 1024
+    upload_prefix: str = 'uploads/'
+    upload_bucket_region: str = ''
+
+    @classmethod
+    def from_environ(cls, environ):
+        missing = [name for name in ('UPLOAD_BUCKET', 'RESIZED_BUCKET')
+                   if not environ.get(name, '').strip()]
+        if missing:
+            raise ConfigurationError(f'{" and ".join(missing)} not set')
+        return cls(
+            upload_bucket=environ['UPLOAD_BUCKET'].strip(),
+            resized_bucket=environ['RESIZED_BUCKET'].strip(),
+            page_size=_integer(environ, 'PAGE_SIZE', cls.page_size, 1, 1000),
+            # SigV4 presigned URLs live at most 7 days.
+            url_expires=_integer(environ, 'URL_EXPIRES', cls.url_expires, 1, 604800),
+            max_upload_bytes=_integer(environ, 'MAX_UPLOAD_BYTES', cls.max_upload_bytes,
+                                      1, 5 * 1024 ** 3),
+            upload_prefix=environ.get('UPLOAD_PREFIX', cls.upload_prefix),
+            upload_bucket_region=environ.get('UPLOAD_BUCKET_REGION', '').strip(),
+        )
+
+
+def _integer(environ, name, default, low, high):
+    raw = environ.get(name, '').strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw.replace('_', ''))
+    except ValueError:
+        raise ConfigurationError(f'{name}={raw!r} is not a whole number') from None
+    if not low <= value <= high:
+        raise ConfigurationError(f'{name}={value} is out of range ({low} to {high})')
+    return value
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict
+
+    @classmethod
+    def from_event(cls, event):
+        """Read an HTTP API 2.0 / function URL event; an empty event is ``GET /``."""
+        http = (event.get('requestContext') or {}).get('http') or {}
+        method = (http.get('method') or event.get('httpMethod') or 'GET').upper()
+        path = event.get('rawPath') or event.get('path') or '/'
+        if 'rawQueryString' in event:
+            query = parse_qs(event['rawQueryString'] or '', keep_blank_values=True)
+        else:
+            query = {name: [value] for name, value in
+                     (event.get('queryStringParameters') or {}).items()}
+        return cls(method, path, query)
+
+    def first(self, name):
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+def log(**fields):
+    print(json.dumps(fields, ensure_ascii=False, default=str), flush=True)
+
+
+@lru_cache(maxsize=None)
+def s3_client(region=None):
+    """Clients per region, kept for warm invocations.
+
+    Presigning is local, so the client must already know the bucket's region: one made for
+    the wrong region signs URLs that S3 answers with a redirect, which a CORS preflight or an
+    <img> will not follow.
+    """
+    return boto3.client('s3', region_name=region,
+                        config=Config(signature_version='s3v4', retries={'mode': 'standard'},
+                                      connect_timeout=5, read_timeout=10))
+
+
+@lru_cache(maxsize=None)
+def bucket_region(bucket, configured=''):
+    if configured:
+        return configured
+    try:
+        location = s3_client().get_bucket_location(Bucket=bucket).get('LocationConstraint')
+    except ClientError as error:
+        fallback = s3_client().meta.region_name
+        log(level='WARNING', event='bucket-region-unknown', bucket=bucket,
+            error=_code(error), assumed=fallback,
+            detail='set UPLOAD_BUCKET_REGION or allow s3:GetBucketLocation')
+        return fallback
+    return {None: 'us-east-1', '': 'us-east-1', 'EU': 'eu-west-1'}.get(location, location)
+
+
+def client_for(bucket, settings):
+    configured = settings.upload_bucket_region if bucket == settings.upload_bucket else ''
+    return s3_client(bucket_region(bucket, configured))
+
+
+def handle_list_image(event, context):
+    request = Request.from_event(event if isinstance(event, dict) else {})
+    wants_json = _route(request.path) in ('presign', 'status')
+    try:
+        settings = Settings.from_environ(os.environ)
+        if request.method not in ('GET', 'HEAD'):
+            return _error(405, f'{request.method} is not allowed here', wants_json,
+                          {'Allow': 'GET, HEAD'})
+        route = _route(request.path)
+        if route == 'presign':
+            response = _json(200, upload_form(settings))
+        elif route == 'status':
+            response = _json(200, upload_status(request.first('key'), settings))
+        elif route == '':
+            response = gallery(request, settings)
+        else:
+            return _error(404, f'No page at {request.path}', wants_json)
+    except BadRequest as error:
+        return _error(400, str(error), wants_json)
+    except ConfigurationError as error:
+        log(level='ERROR', event='configuration-error', detail=str(error))
+        return _error(500, f'The gallery is misconfigured: {error}.', wants_json)
+    except (ClientError, BotoCoreError) as error:
+        log(level='ERROR', event='s3-error', error=type(error).__name__, code=_code(error),
+            detail=str(error))
+        return _error(502, 'The image store did not answer as expected; try again shortly.',
+                      wants_json)
+    if request.method == 'HEAD':
+        response['body'] = ''
+    return response
+
+
+def _route(path):
+    return path.rstrip('/').rsplit('/', 1)[-1] if path.strip('/') else ''
+
+
+def gallery(request, settings):
+    after = _cursor(request.first('after'), settings)
+    trail = [_cursor(value, settings) or '' for value in request.query.get('back', [])]
+    listing = client_for(settings.resized_bucket, settings).list_objects_v2(
+        Bucket=settings.resized_bucket, Prefix=settings.upload_prefix,
+        MaxKeys=settings.page_size, **({'StartAfter': after} if after else {}))
+    images = [{'key': item['Key'],
+               'url': presigned_get(item['Key'], settings),
+               'bytes': item['Size'],
+               'uploaded': uploaded_at(item['Key'], item['LastModified'])}
+              for item in listing.get('Contents', [])]
+
+    newer = older = None
+    if after:
+        newer = '?' + urlencode({'after': trail[-1], 'back': trail[:-1]}, doseq=True) \
+            if trail and trail[-1] else '?'
+    if listing.get('IsTruncated') and images:
+        older = '?' + urlencode({'after': images[-1]['key'],
+                                 'back': (trail + [after or ''])[-MAX_TRAIL:]}, doseq=True)
+
+    nonce = secrets.token_urlsafe(16)
+    form = upload_form(settings)
+    body = TEMPLATES.get_template('list.html').render(
+        images=images, newer=newer, older=older, first_page=not after, form=form,
+        page_size=settings.page_size, nonce=nonce)
+    return _html(200, body, _csp(nonce, presigned_get('probe', settings), form['url']))
+
+
+def _cursor(value, settings):
+    if not value:
+        return None
+    if len(value) > MAX_KEY_LENGTH or not value.startswith(settings.upload_prefix):
+        raise BadRequest('That page link is not valid: it does not name an upload.')
+    return value
+
+
+def new_upload_key(settings, now=None):
+    """A server-chosen key that sorts newest first: reverse milliseconds, then randomness."""
+    millis = int((time.time() if now is None else now) * 1000)
+    return f'{settings.upload_prefix}{_REVERSE_EPOCH_MS - millis:013d}-{secrets.token_hex(6)}'
+
+
+def uploaded_at(key, fallback):
+    match = _UPLOAD_KEY.search(key)
+    if not match:
+        return fallback
+    millis = _REVERSE_EPOCH_MS - int(match['reverse'])
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+
+def upload_form(settings):
+    """A presigned POST for one upload: S3 enforces the key, the size and the content type."""
+    key = new_upload_key(settings)
+    post = client_for(settings.upload_bucket, settings).generate_presigned_post(
+        Bucket=settings.upload_bucket, Key=key,
+        Conditions=[['content-length-range', 1, settings.max_upload_bytes],
+                    ['starts-with', '$Content-Type', 'image/']],
+        ExpiresIn=settings.url_expires)
+    return {'url': post['url'], 'fields': post['fields'], 'key': key,
+            'maxBytes': settings.max_upload_bytes, 'expiresIn': settings.url_expires}
+
+
+def presigned_get(key, settings):
+    return client_for(settings.resized_bucket, settings).generate_presigned_url(
+        'get_object', Params={'Bucket': settings.resized_bucket, 'Key': key},
+        ExpiresIn=settings.url_expires)
+
+
+def upload_status(key, settings):
+    """What became of an upload, for the page to poll instead of reloading blindly."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.startswith(settings.upload_prefix):
+        raise BadRequest(f'key must name an upload under {settings.upload_prefix!r}')
+    try:
+        client_for(settings.resized_bucket, settings).head_object(
+            Bucket=settings.resized_bucket, Key=key)
+        return {'key': key, 'state': 'resized', 'url': presigned_get(key, settings)}
+    except ClientError as error:
+        if _code(error) not in _MISSING:
+            raise
+    try:
+        tags = client_for(settings.upload_bucket, settings).get_object_tagging(
+            Bucket=settings.upload_bucket, Key=key)['TagSet']
+    except ClientError as error:
+        if _code(error) not in _MISSING:
+            raise
+        return {'key': key, 'state': 'missing'}
+    tags = {tag['Key']: tag['Value'] for tag in tags}
+    if tags.get('resize-status') == 'rejected':
+        return {'key': key, 'state': 'rejected', 'reason': tags.get('resize-reason', ''),
+                'detail': tags.get('resize-detail', '')}
+    return {'key': key, 'state': 'pending'}
+
+
+def _csp(nonce, image_url, upload_url):
+    images, uploads = _origin(image_url), _origin(upload_url)
+    return '; '.join([
+        "default-src 'none'",
+        f"script-src 'nonce-{nonce}'",
+        f"style-src 'nonce-{nonce}'",
+        f"img-src 'self' {images} blob:",
+        f"connect-src 'self' {uploads} {images}",
+        f"form-action {uploads}",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return f'{parts.scheme}://{parts.netloc}'
+
+
+def _html(status, body, csp):
+    return {'statusCode': status, 'isBase64Encoded': False, 'body': body,
+            'headers': {'Content-Type': 'text/html; charset=utf-8',
+                        'Content-Security-Policy': csp,
+                        'Cache-Control': 'no-store',
+                        'Referrer-Policy': 'no-referrer',
+                        'X-Content-Type-Options': 'nosniff'}}
+
+
+def _json(status, payload, extra_headers=None):
+    return {'statusCode': status, 'isBase64Encoded': False, 'body': json.dumps(payload),
+            'headers': {'Content-Type': 'application/json', 'Cache-Control': 'no-store',
+                        'X-Content-Type-Options': 'nosniff', **(extra_headers or {})}}
+
+
+def _error(status, message, as_json, extra_headers=None):
+    if as_json:
+        return _json(status, {'error': message}, extra_headers)
+    nonce = secrets.token_urlsafe(16)
+    body = TEMPLATES.get_template('list.html').render(error=message, status=status,
+                                                       nonce=nonce)
+    response = _html(status, body, "default-src 'none'; "
+                                   f"style-src 'nonce-{nonce}'; base-uri 'none'; "
+                                   "frame-ancestors 'none'")
+    response['headers'].update(extra_headers or {})
+    return response
+
+
+def _code(error):
+    if isinstance(error, ClientError):
+        return error.response.get('Error', {}).get('Code', '')
+    return ''

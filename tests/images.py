@@ -1,0 +1,166 @@
+"""Test images, made on the spot so the suite carries no binary fixtures and fetches nothing.
+
+Hostile files are built byte by byte (forged PNG headers, a real deflate bomb, EXIF with GPS)
+because no well-behaved encoder would write them.
+"""
+import struct
+import zlib
+
+from wand.color import Color
+from wand.image import Image
+
+
+def two_colour(width, height, left='red', right='blue'):
+    """A Wand image whose left half and right half differ, so rotations can be told apart."""
+    image = Image(width=width, height=height, background=Color(right))
+    with Image(width=max(1, width // 2), height=height, background=Color(left)) as half:
+        image.composite(half, 0, 0)
+    return image
+
+
+def encode(image, coder, **options):
+    image.format = coder
+    for name, value in options.items():
+        setattr(image, name, value)
+    return image.make_blob()
+
+
+def jpeg(width=800, height=600, orientation=None, gps=False, quality=90):
+    with two_colour(width, height) as image:
+        data = encode(image, 'jpeg', compression_quality=quality)
+    if orientation is not None or gps:
+        data = with_exif(data, orientation=orientation, gps=gps)
+    return data
+
+
+def cmyk_jpeg(width=300, height=200):
+    with Image(width=width, height=height, background=Color('red')) as image:
+        image.transform_colorspace('cmyk')
+        return encode(image, 'jpeg')
+
+
+def png(width=640, height=480, alpha=False, depth=8):
+    with two_colour(width, height) as image:
+        if alpha:
+            image.alpha_channel = 'activate'
+            with Image(width=width, height=max(1, height // 2),
+                       background=Color('transparent')) as clear:
+                image.composite(clear, 0, 0, operator='copy')
+        image.depth = depth
+        # Without this ImageMagick quietly writes 8 bits when no value needs 16.
+        image.options['png:bit-depth'] = str(depth)
+        return encode(image, 'png')
+
+
+def webp(width=640, height=480, alpha=True):
+    with two_colour(width, height) as image:
+        if alpha:
+            image.alpha_channel = 'activate'
+            with Image(width=width, height=max(1, height // 2),
+                       background=Color('transparent')) as clear:
+                image.composite(clear, 0, 0, operator='copy')
+        return encode(image, 'webp')
+
+
+def animated_gif(width=500, height=400, frames=5):
+    """Frame 0 is red; the rest are other colours, so the first frame can be recognised."""
+    with Image() as animation:
+        for index in range(frames):
+            colour = 'red' if index == 0 else f'rgb(0,{index * 40 % 256},255)'
+            with Image(width=width, height=height, background=Color(colour)) as frame:
+                frame.delay = 10
+                animation.sequence.append(frame)
+        animation.format = 'gif'
+        return animation.make_blob()
+
+
+def truncated(data, keep=0.5):
+    return data[:int(len(data) * keep)]
+
+
+# -- EXIF, written by hand: orientation plus a GPS block with a position ---------------------
+
+def with_exif(jpeg_data, orientation=None, gps=False):
+    """Insert an APP1 Exif segment right after the JPEG's SOI marker."""
+    assert jpeg_data[:2] == b'\xff\xd8'
+    payload = b'Exif\x00\x00' + _tiff(orientation, gps)
+    segment = b'\xff\xe1' + struct.pack('>H', len(payload) + 2) + payload
+    return jpeg_data[:2] + segment + jpeg_data[2:]
+
+
+def _tiff(orientation, gps):
+    entries = []
+    if orientation is not None:
+        entries.append((0x0112, 3, 1, struct.pack('<HH', orientation, 0)))
+    if gps:
+        entries.append((0x8825, 4, 1, None))  # pointer to the GPS IFD, patched below
+    ifd0_size = 2 + 12 * len(entries) + 4
+    gps_offset = 8 + ifd0_size
+    ifd0 = struct.pack('<H', len(entries))
+    for tag, kind, count, value in entries:
+        if value is None:
+            value = struct.pack('<I', gps_offset)
+        ifd0 += struct.pack('<HHI', tag, kind, count) + value
+    ifd0 += struct.pack('<I', 0)
+    return b'II*\x00' + struct.pack('<I', 8) + ifd0 + (_gps_ifd(gps_offset) if gps else b'')
+
+
+def _gps_ifd(offset):
+    """GPSLatitudeRef N, GPSLatitude 48/1 51/1 24/1, GPSLongitudeRef E, GPSLongitude 2/1 21/1 3/1."""
+    count = 4
+    data_offset = offset + 2 + 12 * count + 4
+    latitude = struct.pack('<6I', 48, 1, 51, 1, 24, 1)
+    longitude = struct.pack('<6I', 2, 1, 21, 1, 3, 1)
+    ifd = struct.pack('<H', count)
+    ifd += struct.pack('<HHI', 1, 2, 2) + b'N\x00\x00\x00'
+    ifd += struct.pack('<HHII', 2, 5, 3, data_offset)
+    ifd += struct.pack('<HHI', 3, 2, 2) + b'E\x00\x00\x00'
+    ifd += struct.pack('<HHII', 4, 5, 3, data_offset + len(latitude))
+    ifd += struct.pack('<I', 0)
+    return ifd + latitude + longitude
+
+
+# -- PNGs forged chunk by chunk --------------------------------------------------------------
+
+def _chunk(kind, body):
+    return (struct.pack('>I', len(body)) + kind + body
+            + struct.pack('>I', zlib.crc32(kind + body) & 0xffffffff))
+
+
+def png_header_bomb(width=60000, height=60000):
+    """A valid-looking PNG whose header claims a gigantic canvas over a few bytes of data."""
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', header)
+            + _chunk(b'IDAT', zlib.compress(b'\x00' * 64)) + _chunk(b'IEND', b''))
+
+
+def png_deflate_bomb(side=20000):
+    """A real deflate bomb: a complete 8-bit grey PNG of zeros, ~1000x smaller than its pixels.
+
+    Every scanline is present, so a decoder that trusted it would inflate side*side bytes.
+    """
+    header = struct.pack('>IIBBBBB', side, side, 8, 0, 0, 0, 0)
+    compressor = zlib.compressobj(9)
+    row = b'\x00' * (side + 1)  # filter byte + one byte per pixel
+    rows_per_chunk = max(1, (8 << 20) // len(row))
+    block = row * rows_per_chunk
+    parts = []
+    remaining = side
+    while remaining:
+        count = min(rows_per_chunk, remaining)
+        parts.append(compressor.compress(block if count == rows_per_chunk else row * count))
+        remaining -= count
+    parts.append(compressor.flush())
+    return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', header)
+            + _chunk(b'IDAT', b''.join(parts)) + _chunk(b'IEND', b''))
+
+
+# -- Payloads ImageMagick would interpret if it were allowed to guess ------------------------
+
+SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
+       b'<image href="file:///etc/passwd" width="100" height="100"/></svg>')
+MVG = b'push graphic-context\nviewbox 0 0 640 480\nimage over 0,0 0,0 \'text:/etc/passwd\'\npop graphic-context\n'
+MSL = b'<?xml version="1.0"?><image><read filename="/etc/passwd"/></image>'
+TEXT = b'just some text, renamed photo.jpg\n'
+PDF = b'%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n'
+HTML = b'<!DOCTYPE html><html><body><script>alert(1)</script></body></html>'
