@@ -65,6 +65,9 @@ def captured_log_lines():
     """The JSON lines a handler prints, parsed."""
     stream = io.StringIO()
     lines = []
-    with contextlib.redirect_stdout(stream):
-        yield lines
-    lines.extend(json.loads(line) for line in stream.getvalue().splitlines() if line.strip())
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield lines
+    finally:  # also when the handler raised
+        lines.extend(json.loads(line) for line in stream.getvalue().splitlines()
+                     if line.strip())
