@@ -123,28 +123,43 @@ def log(**fields):
 def s3_client(region=None):
     """Clients per region, kept for warm invocations.
 
-    Presigning is local, so the client must already know the bucket's region: one made for
-    the wrong region signs URLs that S3 answers with a redirect, which a CORS preflight or an
-    <img> will not follow.
+    Presigning is local, so the client must already know the bucket's region and name its
+    regional host: a URL for the wrong region, or for the legacy global host that botocore's
+    default ("auto") addressing presigns with, is answered with a redirect that neither a CORS
+    preflight nor an <img> follows. A custom endpoint (AWS_ENDPOINT_URL, e.g. a local one on
+    127.0.0.1) has no per-bucket host names, so it gets path-style URLs.
     """
-    return boto3.client('s3', region_name=region,
-                        config=Config(signature_version='s3v4', retries={'mode': 'standard'},
-                                      connect_timeout=5, read_timeout=10))
+    custom_endpoint = os.environ.get('AWS_ENDPOINT_URL_S3') or os.environ.get('AWS_ENDPOINT_URL')
+    return boto3.client('s3', region_name=region, config=Config(
+        signature_version='s3v4', retries={'mode': 'standard'}, connect_timeout=5,
+        read_timeout=10, s3={'addressing_style': 'path' if custom_endpoint else 'virtual'}))
 
 
-@lru_cache(maxsize=None)
+_BUCKET_REGIONS = {}
+
+
 def bucket_region(bucket, configured=''):
+    """The bucket's region, asked once per execution environment.
+
+    A refusal (no s3:GetBucketLocation) is remembered and falls back to the function's own
+    region; any other error falls back for this request only, and the next one asks again.
+    """
     if configured:
         return configured
-    try:
-        location = s3_client().get_bucket_location(Bucket=bucket).get('LocationConstraint')
-    except ClientError as error:
-        fallback = s3_client().meta.region_name
-        log(level='WARNING', event='bucket-region-unknown', bucket=bucket,
-            error=_code(error), assumed=fallback,
-            detail='set UPLOAD_BUCKET_REGION or allow s3:GetBucketLocation')
-        return fallback
-    return {None: 'us-east-1', '': 'us-east-1', 'EU': 'eu-west-1'}.get(location, location)
+    if bucket not in _BUCKET_REGIONS:
+        try:
+            location = s3_client().get_bucket_location(Bucket=bucket).get('LocationConstraint')
+        except ClientError as error:
+            fallback = s3_client().meta.region_name
+            log(level='WARNING', event='bucket-region-unknown', bucket=bucket,
+                error=_code(error), assumed=fallback,
+                detail='set UPLOAD_BUCKET_REGION or allow s3:GetBucketLocation')
+            if _code(error) == 'AccessDenied':
+                _BUCKET_REGIONS[bucket] = fallback
+            return fallback
+        _BUCKET_REGIONS[bucket] = {None: 'us-east-1', '': 'us-east-1', 'EU': 'eu-west-1'}.get(
+            location, location)
+    return _BUCKET_REGIONS[bucket]
 
 
 def client_for(bucket, settings):

@@ -1,0 +1,313 @@
+"""image_list's handler against moto: the gallery page, its upload form and status checks."""
+import base64
+import json
+import time
+from html.parser import HTMLParser
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+from tests.aws import REGION, MotoTestCase
+from tests.functions import load
+
+handler = load('image_list')
+
+UPLOADS = 'upload-bucket'
+RESIZED = 'resized-bucket'
+
+
+class Page(HTMLParser):
+    """The parts of the rendered page the tests look at."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.images, self.links, self.hidden, self.nonces = [], {}, {}, set()
+        self.form_action = None
+        self.feed(body)
+
+    def handle_starttag(self, tag, attributes):
+        attributes = dict(attributes)
+        if tag == 'img':
+            self.images.append(attributes)
+        elif tag == 'a' and attributes.get('rel'):
+            self.links[attributes['rel']] = attributes['href']
+        elif tag == 'form':
+            self.form_action = attributes.get('action')
+        elif tag == 'input' and attributes.get('type') == 'hidden':
+            self.hidden[attributes['name']] = attributes['value']
+        if tag in ('script', 'style'):
+            self.nonces.add(attributes.get('nonce'))
+
+
+def http_event(path='/', query=''):
+    return {'version': '2.0', 'routeKey': '$default', 'rawPath': path, 'rawQueryString': query,
+            'headers': {'host': 'gallery.example'},
+            'requestContext': {'http': {'method': 'GET', 'path': path, 'protocol': 'HTTP/1.1',
+                                        'sourceIp': '127.0.0.1', 'userAgent': 'test'},
+                               'stage': '$default', 'routeKey': '$default'},
+            'isBase64Encoded': False}
+
+
+class GalleryTestCase(MotoTestCase):
+    function_env = {'UPLOAD_BUCKET': UPLOADS, 'RESIZED_BUCKET': RESIZED}
+    handlers = (handler,)
+
+    def setUp(self):
+        super().setUp()
+        self.make_bucket(UPLOADS)
+        self.make_bucket(RESIZED)
+        self.settings = handler.Settings.from_environ({'UPLOAD_BUCKET': UPLOADS,
+                                                       'RESIZED_BUCKET': RESIZED})
+
+    def get(self, path='/', query='', method='GET'):
+        payload = http_event(path, query)
+        payload['requestContext']['http']['method'] = method
+        return handler.handle_list_image(payload, None)
+
+    def get_json(self, path, query=''):
+        response = self.get(path, query)
+        self.assertEqual(response['headers']['Content-Type'], 'application/json')
+        return response['statusCode'], json.loads(response['body'])
+
+    def add_resized(self, count, start=1_700_000_000.0):
+        """``count`` resized images, uploaded one second apart; returns keys newest first."""
+        keys = [handler.new_upload_key(self.settings, now=start + index) for index in range(count)]
+        for key in keys:
+            self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'jpeg', ContentType='image/jpeg')
+        return keys[::-1]
+
+    def count_s3_calls(self):
+        calls = []
+        client = handler.client_for(RESIZED, self.settings)
+        client.meta.events.register('before-call.s3', lambda model, **_: calls.append(model.name))
+        return calls
+
+
+class GalleryPageTest(GalleryTestCase):
+    def test_empty_gallery(self):
+        response = self.get()
+        self.assertEqual(response['statusCode'], 200)
+        self.assertEqual(response['headers']['Content-Type'], 'text/html; charset=utf-8')
+        self.assertIn('No images yet', response['body'])
+
+    def test_empty_event_still_renders_the_gallery(self):
+        response = handler.handle_list_image({}, None)
+        self.assertEqual(response['statusCode'], 200)
+        self.assertIn('<h1>Image gallery</h1>', response['body'])
+
+    def test_images_are_shown_through_presigned_urls(self):
+        [key] = self.add_resized(1)
+        page = Page(self.get()['body'])
+        [image] = page.images
+        self.assertEqual(image['alt'], key)
+        url = urlsplit(image['src'])
+        self.assertEqual(url.path, f'/{key}')
+        query = parse_qs(url.query)
+        self.assertEqual(query['X-Amz-Algorithm'], ['AWS4-HMAC-SHA256'])
+        self.assertEqual(query['X-Amz-Expires'], ['3600'])
+        self.assertIn('X-Amz-Signature', query)
+
+    def test_url_expiry_is_configurable(self):
+        self.set_env(URL_EXPIRES='120')
+        self.add_resized(1)
+        [image] = Page(self.get()['body']).images
+        self.assertEqual(parse_qs(urlsplit(image['src']).query)['X-Amz-Expires'], ['120'])
+
+    def test_120_images_paginate_newest_first_with_one_listing_per_page(self):
+        newest_first = self.add_resized(120)
+        calls = self.count_s3_calls()
+
+        first = Page(self.get()['body'])
+        self.assertEqual([image['alt'] for image in first.images], newest_first[:50])
+        self.assertNotIn('prev', first.links)
+        self.assertEqual(calls, ['ListObjectsV2'], 'one listing, no per-image requests')
+
+        second = Page(self.get(query=first.links['next'].lstrip('?'))['body'])
+        self.assertEqual([image['alt'] for image in second.images], newest_first[50:100])
+
+        third = Page(self.get(query=second.links['next'].lstrip('?'))['body'])
+        self.assertEqual([image['alt'] for image in third.images], newest_first[100:])
+        self.assertNotIn('next', third.links)
+
+        back = Page(self.get(query=third.links['prev'].lstrip('?'))['body'])
+        self.assertEqual([image['alt'] for image in back.images], newest_first[50:100])
+        back_again = Page(self.get(query=back.links['prev'].lstrip('?'))['body'])
+        self.assertEqual([image['alt'] for image in back_again.images], newest_first[:50])
+        self.assertEqual(calls.count('ListObjectsV2'), 5)
+        self.assertEqual(set(calls), {'ListObjectsV2'})
+
+    def test_page_size_is_configurable(self):
+        self.set_env(PAGE_SIZE='7')
+        newest_first = self.add_resized(10)
+        page = Page(self.get()['body'])
+        self.assertEqual([image['alt'] for image in page.images], newest_first[:7])
+        self.assertIn('next', page.links)
+
+    def test_new_upload_keys_sort_newest_first(self):
+        older = handler.new_upload_key(self.settings, now=1_700_000_000)
+        newer = handler.new_upload_key(self.settings, now=1_700_000_000.001)
+        self.assertLess(newer, older)
+        self.assertTrue(newer.startswith('uploads/'))
+        self.assertEqual(handler.uploaded_at(newer, None).timestamp(), 1_700_000_000.001)
+
+    def test_keys_are_user_data_and_rendered_escaped(self):
+        key = 'uploads/"><script>alert(1)</script><img src=x onerror=alert(2)>'
+        self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'x')
+        body = self.get()['body']
+        self.assertNotIn('<script>alert(1)', body)
+        self.assertNotIn('<img src=x', body)
+        self.assertIn('&lt;script&gt;alert(1)&lt;/script&gt;', body)
+        [image] = Page(body).images
+        self.assertEqual(image['alt'], key)
+
+    def test_content_security_policy_uses_a_fresh_nonce(self):
+        first, second = self.get(), self.get()
+        policy = first['headers']['Content-Security-Policy']
+        page = Page(first['body'])
+        [nonce] = page.nonces
+        self.assertIn(f"script-src 'nonce-{nonce}'", policy)
+        self.assertIn("default-src 'none'", policy)
+        self.assertIn("frame-ancestors 'none'", policy)
+        self.assertIn(f'form-action https://{UPLOADS}.s3.amazonaws.com', policy)
+        self.assertNotIn(nonce, second['headers']['Content-Security-Policy'])
+        self.assertNotIn('unsafe-inline', policy)
+
+    def test_page_embeds_a_presigned_post(self):
+        page = Page(self.get()['body'])
+        self.assertEqual(page.form_action, f'https://{UPLOADS}.s3.amazonaws.com/')
+        self.assertTrue(page.hidden['key'].startswith('uploads/'))
+        for field in ('policy', 'x-amz-algorithm', 'x-amz-credential', 'x-amz-date',
+                      'x-amz-signature'):
+            self.assertIn(field, page.hidden)
+        self.assertNotIn('cdn', self.get()['body'].lower())
+
+    def test_head_has_no_body(self):
+        response = self.get(method='HEAD')
+        self.assertEqual(response['statusCode'], 200)
+        self.assertEqual(response['body'], '')
+
+
+class UploadFormTest(GalleryTestCase):
+    def policy(self, fields):
+        return json.loads(base64.b64decode(fields['policy']))
+
+    def test_presigned_post_fields_and_conditions(self):
+        status, form = self.get_json('/presign')
+        self.assertEqual(status, 200)
+        fields = form['fields']
+        self.assertEqual(fields['key'], form['key'])
+        self.assertTrue(form['key'].startswith('uploads/'))
+        policy = self.policy(fields)
+        conditions = policy['conditions']
+        self.assertIn(['content-length-range', 1, 20 * 1024 * 1024], conditions)
+        self.assertIn(['starts-with', '$Content-Type', 'image/'], conditions)
+        self.assertIn({'bucket': UPLOADS}, conditions)
+        self.assertIn({'key': form['key']}, conditions)
+        self.assertNotIn('acl', json.dumps(policy))
+        expires = time.mktime(time.strptime(policy['expiration'], '%Y-%m-%dT%H:%M:%SZ'))
+        self.assertAlmostEqual(expires - time.mktime(time.gmtime()), 3600, delta=60)
+
+    def test_each_form_gets_its_own_key(self):
+        keys = {self.get_json('/presign')[1]['key'] for _ in range(5)}
+        self.assertEqual(len(keys), 5)
+
+    def test_size_limit_is_configurable(self):
+        self.set_env(MAX_UPLOAD_BYTES='1024')
+        _, form = self.get_json('/presign')
+        self.assertIn(['content-length-range', 1, 1024], self.policy(form['fields'])['conditions'])
+
+    def test_client_is_created_for_the_upload_buckets_region(self):
+        self.make_bucket('upload-eu', region='eu-west-1')
+        self.set_env(UPLOAD_BUCKET='upload-eu')
+        _, form = self.get_json('/presign')
+        self.assertEqual(form['url'], 'https://upload-eu.s3.eu-west-1.amazonaws.com/')
+        self.assertIn('/eu-west-1/s3/aws4_request', form['fields']['x-amz-credential'])
+
+    def test_upload_bucket_region_can_be_configured(self):
+        self.set_env(UPLOAD_BUCKET_REGION='ap-southeast-2')
+        _, form = self.get_json('/presign')
+        self.assertIn('/ap-southeast-2/s3/', form['fields']['x-amz-credential'])
+
+    def test_region_lookup_failure_is_retried_on_the_next_request(self):
+        client = handler.s3_client()
+        throttled = handler.ClientError({'Error': {'Code': 'SlowDown', 'Message': 'x'}},
+                                        'GetBucketLocation')
+        with mock.patch.object(client, 'get_bucket_location', side_effect=throttled):
+            self.assertEqual(handler.bucket_region(UPLOADS), REGION)
+        self.assertNotIn(UPLOADS, handler._BUCKET_REGIONS)
+        with mock.patch.object(client, 'get_bucket_location',
+                               return_value={'LocationConstraint': 'eu-west-1'}):
+            self.assertEqual(handler.bucket_region(UPLOADS), 'eu-west-1')
+            self.assertEqual(handler.bucket_region(UPLOADS), 'eu-west-1')
+            self.assertEqual(client.get_bucket_location.call_count, 1)
+
+    def test_a_custom_endpoint_gets_path_style_urls(self):
+        handler.s3_client.cache_clear()
+        with mock.patch.dict('os.environ', {'AWS_ENDPOINT_URL': 'http://127.0.0.1:4566'}):
+            client = handler.s3_client(REGION)
+        self.assertEqual(client.generate_presigned_post(UPLOADS, 'k')['url'],
+                         f'http://127.0.0.1:4566/{UPLOADS}')
+
+
+class StatusTest(GalleryTestCase):
+    def test_pending_resized_rejected_and_missing(self):
+        key = handler.new_upload_key(self.settings)
+        self.assertEqual(self.get_json('/status', f'key={key}')[1]['state'], 'missing')
+
+        self.s3.put_object(Bucket=UPLOADS, Key=key, Body=b'x')
+        self.assertEqual(self.get_json('/status', f'key={key}')[1]['state'], 'pending')
+
+        self.s3.put_object_tagging(Bucket=UPLOADS, Key=key, Tagging={'TagSet': [
+            {'Key': 'resize-status', 'Value': 'rejected'},
+            {'Key': 'resize-reason', 'Value': 'unsupported-format'},
+            {'Key': 'resize-detail', 'Value': 'not an accepted image_ looks like text'}]})
+        status = self.get_json('/status', f'key={key}')[1]
+        self.assertEqual((status['state'], status['reason']), ('rejected', 'unsupported-format'))
+        self.assertIn('looks like text', status['detail'])
+
+        self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'x')
+        status = self.get_json('/status', f'key={key}')[1]
+        self.assertEqual(status['state'], 'resized')
+        self.assertIn('X-Amz-Signature=', status['url'])
+
+    def test_status_refuses_keys_outside_the_uploads(self):
+        for query in ('', 'key=', 'key=secrets/passwords.txt'):
+            with self.subTest(query):
+                status, body = self.get_json('/status', query)
+                self.assertEqual(status, 400)
+                self.assertIn('uploads/', body['error'])
+
+
+class ErrorTest(GalleryTestCase):
+    def test_s3_failure_gives_a_short_error_page_not_a_traceback(self):
+        self.s3.delete_bucket(Bucket=RESIZED)
+        response = self.get()
+        self.assertEqual(response['statusCode'], 502)
+        self.assertEqual(response['headers']['Content-Type'], 'text/html; charset=utf-8')
+        self.assertIn('did not answer as expected', response['body'])
+        self.assertNotIn('Traceback', response['body'])
+        self.assertNotIn('NoSuchBucket', response['body'])
+
+    def test_s3_failure_on_json_routes_is_json(self):
+        self.s3.delete_bucket(Bucket=RESIZED)
+        status, body = self.get_json('/status', 'key=uploads/x')
+        self.assertEqual(status, 502)
+        self.assertIn('error', body)
+
+    def test_missing_configuration(self):
+        with mock.patch.dict('os.environ', {'UPLOAD_BUCKET': ''}):
+            response = self.get()
+        self.assertEqual(response['statusCode'], 500)
+        self.assertIn('UPLOAD_BUCKET not set', response['body'])
+
+    def test_only_get_and_head(self):
+        response = self.get(method='POST')
+        self.assertEqual(response['statusCode'], 405)
+        self.assertEqual(response['headers']['Allow'], 'GET, HEAD')
+
+    def test_unknown_path(self):
+        self.assertEqual(self.get('/favicon.ico')['statusCode'], 404)
+
+    def test_forged_page_cursor(self):
+        response = self.get(query='after=../../etc')
+        self.assertEqual(response['statusCode'], 400)
+        self.assertIn('not valid', response['body'])
