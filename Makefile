@@ -7,12 +7,13 @@ PYTHON ?= python3
 VENV ?= .venv
 TESTS ?=
 NOSE2_FLAGS ?=
+BENCH_ROUNDS ?= 15
 
 VENV_PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.requirements-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap imagemagick test test-unit test-integration clean
+.PHONY: help bootstrap imagemagick test test-unit test-integration bench-resize clean
 
 help: ## Show the targets and the variables they read
 	@echo "Targets:"
@@ -23,6 +24,7 @@ help: ## Show the targets and the variables they read
 	@echo "  VENV=$(VENV)          where the developer tools are installed"
 	@echo "  TESTS=$(TESTS)        test names for nose2, e.g. tests.unit.test_resize (default: all)"
 	@echo "  NOSE2_FLAGS=$(NOSE2_FLAGS)  extra nose2 flags, e.g. -v"
+	@echo "  BENCH_ROUNDS=$(BENCH_ROUNDS)  interleaved rounds per input in bench-resize"
 
 # The virtualenv is rebuilt when requirements.txt changes.
 $(VENV_STAMP): requirements.txt
@@ -43,6 +45,10 @@ test-unit: bootstrap ## Run the unit tests only
 
 test-integration: bootstrap ## Run the tests against moto (in-process)
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) tests.integration
+
+bench-resize: bootstrap ## Resize engines side by side on one core: project, tutorial, pyvips
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(VENV_PYTHON) -m bench.resize_engines --rounds $(BENCH_ROUNDS)
 
 clean: ## Remove caches (keeps .venv)
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -150,11 +150,13 @@ def resize_image(image, resize_width, resize_height):
 def _resize_to(image, width, height):
     if image.size == (width, height):
         return
-    # A Lanczos pass over a 12 MP source is slow and gains nothing a box average of the
-    # surplus pixels loses; shrink by area to twice the target first, as libvips does.
+    # A windowed filter over a 12 MP source is slow and gains nothing over a box average of
+    # the surplus pixels; shrink by area to twice the target first, as libvips does. The last
+    # pass then never reduces by more than 2x, where two Lanczos lobes look the same as three
+    # and cost a third less.
     if image.width > 2 * width and image.height > 2 * height:
         image.scale(2 * width, 2 * height)
-    image.resize(width, height, filter='lanczos')
+    image.resize(width, height, filter='lanczos2')
 
 
 def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
