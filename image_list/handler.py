@@ -302,7 +302,7 @@ def _csp(nonce, image_url, upload_url):
         "default-src 'none'",
         f"script-src 'nonce-{nonce}'",
         f"style-src 'nonce-{nonce}'",
-        f"img-src 'self' {images} blob:",
+        f"img-src 'self' {images} data: blob:",
         f"connect-src 'self' {uploads} {images}",
         f"form-action {uploads}",
         "base-uri 'none'",

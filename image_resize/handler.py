@@ -24,7 +24,7 @@ from resize import ImageRejected, resize_blob
 
 REJECTED_TAGS = ('resize-status', 'resize-reason', 'resize-detail')
 MAX_TAGS = 10  # S3's limit per object
-_TAG_UNSAFE = re.compile(r'[^\w .:/=+@-]')  # what S3 accepts in a tag value, roughly
+_TAG_UNSAFE = re.compile(r'[^\w .:/=+@-]+')  # S3 tag values allow little punctuation
 _MISSING = {'NoSuchKey', '404', 'NotFound'}
 
 
@@ -214,13 +214,18 @@ def _reject(source, size, reason, detail):
     kept = [tag for tag in existing if tag['Key'] not in REJECTED_TAGS]
     ours = [{'Key': 'resize-status', 'Value': 'rejected'},
             {'Key': 'resize-reason', 'Value': reason},
-            {'Key': 'resize-detail', 'Value': _TAG_UNSAFE.sub('_', detail)[:256]}]
+            {'Key': 'resize-detail', 'Value': tag_value(detail)}]
     room = MAX_TAGS - len(kept)  # never drop the owner's tags to make room for ours
     if room > 0:
         s3.put_object_tagging(**source, Tagging={'TagSet': kept + ours[:room]})
     log(level='WARNING', event='rejected', bucket=source['Bucket'], key=source['Key'],
         bytes_in=size, reason=reason, detail=detail, tagged=room > 0)
     return 'rejected'
+
+
+def tag_value(text):
+    """Fit free text into an S3 tag value: allowed characters only, 256 at most."""
+    return ' '.join(_TAG_UNSAFE.sub(' ', text).split())[:256]
 
 
 def _code(error):

@@ -200,6 +200,15 @@ class ResizeHandlerTest(MotoTestCase):
         self.assertEqual({key: line['reason'] for key, line in logged.items()},
                          {key: reason for key, (_, reason) in cases.items()})
 
+    def test_rejection_detail_is_a_readable_tag_value(self):
+        self.upload('uploads/n.jpg', images.TEXT)
+        self.invoke(event(record('uploads/n.jpg')))
+        self.assertEqual(self.tags(UPLOADS, 'uploads/n.jpg')['resize-detail'],
+                         'not an accepted image: looks like text only JPEG PNG GIF and WebP '
+                         'are resized')
+        self.assertEqual(handler.tag_value('x' * 300 + ' "quoted"; (1,2)')[-3:], 'xxx')
+        self.assertEqual(handler.tag_value('a "b"; (c, d) é'), 'a b c d é')
+
     def test_rejection_keeps_the_owners_tags(self):
         self.s3.put_object(Bucket=UPLOADS, Key='uploads/t.jpg', Body=images.TEXT,
                            Tagging='owner=alice&project=demo')
