@@ -18,6 +18,14 @@ def two_colour(width, height, left='red', right='blue'):
     return image
 
 
+def clear_top_half(image):
+    """Make the top half fully transparent, so tests can check the alpha channel survived."""
+    image.alpha_channel = 'activate'
+    with Image(width=image.width, height=max(1, image.height // 2),
+               background=Color('transparent')) as clear:
+        image.composite(clear, 0, 0, operator='copy')
+
+
 def encode(image, coder, **options):
     image.format = coder
     for name, value in options.items():
@@ -42,10 +50,7 @@ def cmyk_jpeg(width=300, height=200):
 def png(width=640, height=480, alpha=False, depth=8):
     with two_colour(width, height) as image:
         if alpha:
-            image.alpha_channel = 'activate'
-            with Image(width=width, height=max(1, height // 2),
-                       background=Color('transparent')) as clear:
-                image.composite(clear, 0, 0, operator='copy')
+            clear_top_half(image)
         image.depth = depth
         # Without this ImageMagick quietly writes 8 bits when no value needs 16.
         image.options['png:bit-depth'] = str(depth)
@@ -55,10 +60,7 @@ def png(width=640, height=480, alpha=False, depth=8):
 def webp(width=640, height=480, alpha=True):
     with two_colour(width, height) as image:
         if alpha:
-            image.alpha_channel = 'activate'
-            with Image(width=width, height=max(1, height // 2),
-                       background=Color('transparent')) as clear:
-                image.composite(clear, 0, 0, operator='copy')
+            clear_top_half(image)
         return encode(image, 'webp')
 
 
