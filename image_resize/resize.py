@@ -173,12 +173,18 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
     _apply_limits(max_pixels)
     width, height, orientation = _ping(blob, image_format)
     _check_pixels(width, height, max_pixels)
-    oriented = (height, width) if orientation in _TRANSPOSING else (width, height)
-    target = fit_within(*oriented, max_width, max_height)
-    stored_target = target[::-1] if orientation in _TRANSPOSING else target
+    # The orientation a ping reports only steers the decode scale; a wrong guess costs speed.
+    expected = fit_within(*((height, width) if orientation in _TRANSPOSING else (width, height)),
+                          max_width, max_height)
+    hint = expected[::-1] if orientation in _TRANSPOSING else expected
 
-    with _decode(blob, image_format, stored_target) as image:
+    with _decode(blob, image_format, hint) as image:
+        decoded = image.size
         image.auto_orient()
+        # The geometry follows what auto_orient actually did, so the output is never distorted.
+        transposed = image.size == decoded[::-1] and decoded[0] != decoded[1]
+        oriented = (height, width) if transposed else (width, height)
+        target = fit_within(*oriented, max_width, max_height)
         # strip() drops EXIF (GPS included), XMP, IPTC, comments and ICC profiles.
         image.strip()
         if image.colorspace == 'cmyk':
@@ -186,7 +192,7 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
         _resize_to(image, *target)
         image.reset_coords()
         data = _encode(image, image_format, jpeg_quality)
-    return ResizedImage(data, image_format.mime_type, (oriented[0], oriented[1]), target)
+    return ResizedImage(data, image_format.mime_type, oriented, target)
 
 
 def _check_pixels(width, height, max_pixels):
@@ -288,13 +294,13 @@ def _ping(blob, image_format):
         image.close()
 
 
-def _decode(blob, image_format, stored_target):
+def _decode(blob, image_format, hint):
     image = _new_image(image_format)
     try:
         if image_format is JPEG:
             # libjpeg then decodes at 1/2, 1/4 or 1/8 scale, the smallest that is still at
             # least this size (DCT scaling).
-            image.options['jpeg:size'] = '{}x{}'.format(*stored_target)
+            image.options['jpeg:size'] = '{}x{}'.format(*hint)
         try:
             image.read(blob=blob)
         except ResourceLimitError as error:

@@ -143,6 +143,20 @@ class ResizeBlobTest(unittest.TestCase):
             self.assertTrue(is_reddish(colour_at(image, 150, 20)))
             self.assertTrue(is_blueish(colour_at(image, 150, 380)))
 
+    def test_orientation_missed_by_the_ping_still_gives_an_undistorted_image(self):
+        source = images.jpeg(800, 600, orientation=6)
+        real_ping = resize._ping
+
+        def ping_without_orientation(blob, image_format):
+            return (*real_ping(blob, image_format)[:2], 'undefined')
+
+        with mock.patch.object(resize, '_ping', ping_without_orientation):
+            result = self.resized(source)
+        self.assertEqual((result.source_size, result.size), ((600, 800), (300, 400)))
+        with decoded(result.data) as image:
+            self.assertEqual(image.size, (300, 400))
+            self.assertTrue(is_reddish(colour_at(image, 150, 20)))
+
     def test_cmyk_becomes_srgb(self):
         source = images.cmyk_jpeg(600, 400)
         with decoded(source) as original:
