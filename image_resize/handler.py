@@ -183,14 +183,29 @@ def resize_object(bucket, key, version, settings):
         Metadata={'source-width': str(source_width), 'source-height': str(source_height),
                   'source-bytes': str(len(blob))})
     # Only now, with the copy safely written, may the original go.
-    if settings.delete_original:
-        s3.delete_object(**source)
+    deleted = settings.delete_original and _delete_original(source, response['ETag'])
     log(level='INFO', event='resized', bucket=bucket, key=key, bytes_in=len(blob),
         bytes_out=len(resized.data), width_in=source_width, height_in=source_height,
         width_out=width, height_out=height, content_type=resized.mime_type,
-        deleted_original=settings.delete_original,
-        ms=round((time.perf_counter() - started) * 1000, 1))
+        deleted_original=deleted, ms=round((time.perf_counter() - started) * 1000, 1))
     return 'resized'
+
+
+def _delete_original(source, etag):
+    """Delete exactly the object that was resized, never a newer upload to the same key.
+
+    A version id already names one object. Without one, If-Match makes S3 refuse the delete
+    if the key was overwritten since it was read; the newer upload has an event of its own.
+    """
+    try:
+        s3_client().delete_object(**source, **({} if 'VersionId' in source else {'IfMatch': etag}))
+    except ClientError as error:
+        if _code(error) not in ('PreconditionFailed', *_MISSING):
+            raise
+        log(level='INFO', event='original-replaced', bucket=source['Bucket'], key=source['Key'],
+            detail='the key changed after it was read; the newer object is left for its own event')
+        return False
+    return True
 
 
 def _source_missing(bucket, key, settings):

@@ -148,6 +148,26 @@ class ResizeHandlerTest(MotoTestCase):
         result, _ = self.invoke(event(record('uploads/precious.jpg')))
         self.assertEqual(result['outcomes'], ['resized'])
 
+    def test_an_upload_that_replaces_the_original_mid_resize_is_never_deleted(self):
+        self.upload('uploads/same-key.jpg')
+        newer = images.png(300, 200)
+        real_put = handler.s3_client().put_object
+
+        def put_then_someone_overwrites(**kwargs):
+            result = real_put(**kwargs)
+            self.s3.put_object(Bucket=UPLOADS, Key='uploads/same-key.jpg', Body=newer)
+            return result
+
+        with mock.patch.object(handler.s3_client(), 'put_object',
+                               side_effect=put_then_someone_overwrites):
+            result, lines = self.invoke(event(record('uploads/same-key.jpg')))
+        self.assertEqual(result['outcomes'], ['resized'])
+        self.assertEqual(self.s3.get_object(Bucket=UPLOADS, Key='uploads/same-key.jpg')['Body']
+                         .read(), newer)
+        self.assertIn('original-replaced', [line['event'] for line in lines])
+        [resized] = [line for line in lines if line['event'] == 'resized']
+        self.assertFalse(resized['deleted_original'])
+
     def test_a_transient_failure_does_not_block_the_other_records(self):
         for name in ('a', 'b', 'c'):
             self.upload(f'uploads/{name}.jpg')
