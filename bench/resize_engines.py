@@ -69,6 +69,19 @@ def vips_engine():
     return vips
 
 
+def psnr(engines, blob):
+    """Each engine's output against a slow reference (full decode, Lanczos3): speed is only
+    worth reporting next to what it costs in quality."""
+    with Image(blob=blob) as reference:
+        reference.resize(*resize.fit_within(reference.width, reference.height, BOX, BOX),
+                         filter='lanczos')
+        scores = {}
+        for name, engine in engines.items():
+            with Image(blob=engine(blob)) as output:
+                scores[name] = output.compare(reference, metric='peak_signal_to_noise_ratio')[1]
+        return scores
+
+
 def measure(engines, blob, rounds):
     for engine in engines.values():  # warm-up: libraries load, caches fill
         engine(blob)
@@ -96,7 +109,8 @@ def main():
               '2 MP JPEG': photo_like(1600, 1200, 'jpeg'),
               '600x400 JPEG': photo_like(600, 400, 'jpeg')}
 
-    print(f'one core, {arguments.rounds} interleaved rounds, median ms'
+    print(f'one core, {arguments.rounds} interleaved rounds, median ms; PSNR against a full '
+          f'decode + Lanczos3 reference, in engine order'
           + ('' if vips else ' (pyvips not installed: make bench-resize installs it)'))
     header = f'{"input":14} {"bytes":>10} ' + ' '.join(f'{name:>9}' for name in engines)
     header += f' {"tutorial/project":>17}' + (f' {"project/vips":>13}' if vips else '')
@@ -104,15 +118,17 @@ def main():
     results = {}
     for label, blob in inputs.items():
         medians = measure(engines, blob, arguments.rounds)
-        results[label] = medians
+        quality = psnr(engines, blob)
+        results[label] = {'median_ms': medians, 'psnr_db': quality}
         row = f'{label:14} {len(blob):>10,} ' + ' '.join(f'{medians[name]:>9.1f}' for name in engines)
         row += f' {medians["tutorial"] / medians["project"]:>16.2f}x'
         if vips:
             row += f' {medians["project"] / medians["pyvips"]:>12.2f}x'
+        row += '   PSNR dB ' + '/'.join(f'{quality[name]:.1f}' for name in engines)
         print(row, flush=True)
     if arguments.json:
         with open(arguments.json, 'w') as handle:
-            json.dump({'rounds': arguments.rounds, 'median_ms': results}, handle, indent=2)
+            json.dump({'rounds': arguments.rounds, 'results': results}, handle, indent=2)
 
 
 if __name__ == '__main__':
