@@ -1,54 +1,165 @@
-# Image resize service: top-level targets.
-# Every variable below can be overridden from the environment, the command line
-# (make VAR=value) or an optional config.mk next to this file.
--include config.mk
+# Image resize service: both functions, the AWS resources around them, and the tests.
+# Each function's own rules are in lambda.mk; shared settings in common.mk. `make help`.
+include common.mk
 
-PYTHON ?= python3
-VENV ?= .venv
+FUNCTIONS := image_resize image_list
+#: days a refused original stays in the upload bucket before it expires
+REJECTED_DAYS ?= 30
+#: origin allowed to POST uploads (CORS); by default the gallery's function URL
+GALLERY_ORIGIN ?=
+#: the image make upload sends
+FILE ?=
+#: seconds make upload waits for the resized image (0: do not wait)
+UPLOAD_WAIT ?= 30
+#: 1: make destroy does not ask first
+FORCE ?=
+#: test names for nose2, e.g. tests.unit.test_resize (default: all)
 TESTS ?=
+#: extra nose2 flags, e.g. -v
 NOSE2_FLAGS ?=
+#: interleaved rounds per input in make bench-resize
 BENCH_ROUNDS ?= 15
 
-VENV_PYTHON := $(VENV)/bin/python
-VENV_STAMP := $(VENV)/.requirements-installed
+INFRA_DIR := .build/infra
+DOCUMENT = $(TOOLS) -m deploy.documents --upload-bucket $(UPLOAD_BUCKET) \
+  --resized-bucket $(RESIZED_BUCKET) --upload-prefix $(UPLOAD_PREFIX) --partition $(PARTITION) \
+  --region $(REGION) --account $(ACCOUNT_ID)
+# Sets the shell variable $1 to the function's ARN, or to nothing when it does not exist.
+function_arn = $1=$$($(AWS) lambda get-function --function-name $2 --query Configuration.FunctionArn \
+  --output text 2>$(INFRA_DIR)/error.txt) || { grep -q ResourceNotFoundException $(INFRA_DIR)/error.txt \
+  && $1= || { cat $(INFRA_DIR)/error.txt >&2; exit 1; }; }
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap imagemagick test test-unit test-integration bench-resize clean
+.PHONY: help bootstrap imagemagick test test-unit test-integration bench-resize \
+  build size create update deploy delete clean infra wire url upload destroy
 
-help: ## Show the targets and the variables they read
-	@echo "Targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+help: ## this list
+	@echo "Image resize service: targets"
+	$(print_help)
 	@echo ""
-	@echo "Variables (environment, command line or config.mk):"
-	@echo "  PYTHON=$(PYTHON)      interpreter that creates the virtualenv"
-	@echo "  VENV=$(VENV)          where the developer tools are installed"
-	@echo "  TESTS=$(TESTS)        test names for nose2, e.g. tests.unit.test_resize (default: all)"
-	@echo "  NOSE2_FLAGS=$(NOSE2_FLAGS)  extra nose2 flags, e.g. -v"
-	@echo "  BENCH_ROUNDS=$(BENCH_ROUNDS)  interleaved rounds per input in bench-resize"
+	@echo "Each function folder (image_resize/, image_list/) has make help of its own."
 
-# The virtualenv is rebuilt when requirements.txt changes.
-$(VENV_STAMP): requirements.txt
-	@test -x $(VENV_PYTHON) || $(PYTHON) -m venv $(VENV)
-	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	@touch $@
+bootstrap: $(VENV_STAMP) imagemagick ## create .venv from requirements.txt and check ImageMagick
 
-bootstrap: $(VENV_STAMP) imagemagick ## Create .venv from requirements.txt and check ImageMagick
-
-imagemagick: $(VENV_STAMP) ## Make sure ImageMagick's library is installed (apt-get when root)
+imagemagick: $(VENV_STAMP) ## make sure ImageMagick's library is installed (apt-get when root)
 	@tools/ensure-imagemagick $(VENV_PYTHON)
 
-test: bootstrap ## Run the whole test suite (nose2)
+test: bootstrap ## run the whole test suite (nose2)
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) $(TESTS)
 
-test-unit: bootstrap ## Run the unit tests only
+test-unit: bootstrap ## run the unit tests only
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) tests.unit
 
-test-integration: bootstrap ## Run the tests against moto (in-process)
+test-integration: bootstrap ## run the tests against moto (in-process and server)
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) tests.integration
 
-bench-resize: bootstrap ## Resize engines side by side on one core: project, tutorial, pyvips
+bench-resize: bootstrap ## resize engines side by side on one core: project, tutorial, pyvips
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	$(VENV_PYTHON) -m bench.resize_engines --rounds $(BENCH_ROUNDS)
 
-clean: ## Remove caches (keeps .venv)
-	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+build size update delete: ## build, size, update or delete both functions
+	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function $@ || exit 1; done
+
+create deploy: ## create (or deploy) both functions, then wire the trigger and the gallery URL
+	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function $@ || exit 1; done
+	@$(MAKE) --no-print-directory wire
+
+clean: ## remove zips, vendored dependencies and caches (keeps .venv)
+	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function clean || exit 1; done
+	rm -rf .build
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+infra: ## create or update the buckets, the roles and the wiring (safe to run again)
+	@$(require_aws)
+	@mkdir -p $(INFRA_DIR)
+	@echo "Buckets"
+	@for bucket in $(UPLOAD_BUCKET) $(RESIZED_BUCKET); do \
+	  if $(AWS) s3api head-bucket --bucket $$bucket >/dev/null 2>&1; then echo "  $$bucket exists"; \
+	  else $(AWS) s3api create-bucket --bucket $$bucket \
+	    $(if $(filter us-east-1,$(REGION)),,--create-bucket-configuration LocationConstraint=$(REGION)) \
+	    --output text >/dev/null && echo "  created $$bucket" || exit 1; fi; \
+	  $(AWS) s3api put-public-access-block --bucket $$bucket --public-access-block-configuration \
+	    BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true || exit 1; \
+	done
+	@$(DOCUMENT) lifecycle --rejected-days $(REJECTED_DAYS) > $(INFRA_DIR)/lifecycle.json
+	$(AWS) s3api put-bucket-lifecycle-configuration --bucket $(UPLOAD_BUCKET) \
+	  --lifecycle-configuration file://$(INFRA_DIR)/lifecycle.json
+	@echo "Roles"
+	@$(DOCUMENT) trust-policy > $(INFRA_DIR)/trust-policy.json
+	@$(DOCUMENT) resize-policy --function $(RESIZE_FUNCTION) > $(INFRA_DIR)/$(RESIZE_ROLE).json
+	@$(DOCUMENT) list-policy --function $(LIST_FUNCTION) > $(INFRA_DIR)/$(LIST_ROLE).json
+	@for role in $(RESIZE_ROLE) $(LIST_ROLE); do \
+	  if $(AWS) iam get-role --role-name $$role >/dev/null 2>&1; then echo "  $$role exists"; \
+	  else $(AWS) iam create-role --role-name $$role --description "$(APP): runs one Lambda function" \
+	    --assume-role-policy-document file://$(INFRA_DIR)/trust-policy.json >/dev/null \
+	    && echo "  created $$role" || exit 1; fi; \
+	  $(AWS) iam put-role-policy --role-name $$role --policy-name $$role \
+	    --policy-document file://$(INFRA_DIR)/$$role.json || exit 1; \
+	  echo "  $$role: least-privilege policy $(INFRA_DIR)/$$role.json"; \
+	done
+	@$(MAKE) --no-print-directory wire
+
+wire: ## connect what exists: the upload trigger and the gallery's public URL
+	@$(require_aws)
+	@mkdir -p $(INFRA_DIR)
+	@echo "Upload trigger"
+	@$(call function_arn,arn,$(RESIZE_FUNCTION)); \
+	if test -z "$$arn"; then echo "  $(RESIZE_FUNCTION) does not exist yet: make create wires it"; else \
+	  $(AWS) lambda remove-permission --function-name $(RESIZE_FUNCTION) --statement-id s3-uploads >/dev/null 2>&1; \
+	  $(AWS) lambda add-permission --function-name $(RESIZE_FUNCTION) --statement-id s3-uploads \
+	    --action lambda:InvokeFunction --principal s3.amazonaws.com \
+	    --source-arn arn:$(PARTITION):s3:::$(UPLOAD_BUCKET) --source-account $(ACCOUNT_ID) >/dev/null || exit 1; \
+	  $(DOCUMENT) notification --function-arn $$arn > $(INFRA_DIR)/notification.json; \
+	  $(AWS) s3api put-bucket-notification-configuration --bucket $(UPLOAD_BUCKET) \
+	    --notification-configuration file://$(INFRA_DIR)/notification.json || exit 1; \
+	  echo "  s3://$(UPLOAD_BUCKET)/$(UPLOAD_PREFIX)* -> $(RESIZE_FUNCTION)"; fi
+	@echo "Gallery URL"
+	@$(call function_arn,arn,$(LIST_FUNCTION)); \
+	if test -z "$$arn"; then echo "  $(LIST_FUNCTION) does not exist yet: make create wires it"; else \
+	  url=$$($(AWS) lambda get-function-url-config --function-name $(LIST_FUNCTION) --query FunctionUrl --output text 2>/dev/null) \
+	  || url=$$($(AWS) lambda create-function-url-config --function-name $(LIST_FUNCTION) --auth-type NONE \
+	       --query FunctionUrl --output text) || exit 1; \
+	  for statement in function-url-public function-url-invoke; do \
+	    $(AWS) lambda remove-permission --function-name $(LIST_FUNCTION) --statement-id $$statement >/dev/null 2>&1; done; \
+	  $(AWS) lambda add-permission --function-name $(LIST_FUNCTION) --statement-id function-url-public \
+	    --action lambda:InvokeFunctionUrl --principal '*' --function-url-auth-type NONE >/dev/null || exit 1; \
+	  $(AWS) lambda add-permission --function-name $(LIST_FUNCTION) --statement-id function-url-invoke \
+	    --action lambda:InvokeFunction --principal '*' --invoked-via-function-url >/dev/null || exit 1; \
+	  origin=$${url%/}; $(DOCUMENT) cors --origin "$(or $(GALLERY_ORIGIN),$$origin)" > $(INFRA_DIR)/cors.json; \
+	  $(AWS) s3api put-bucket-cors --bucket $(UPLOAD_BUCKET) --cors-configuration file://$(INFRA_DIR)/cors.json || exit 1; \
+	  echo "  $$url"; fi
+
+url: ## print the gallery's URL
+	@$(require_aws)
+	@$(AWS) lambda get-function-url-config --function-name $(LIST_FUNCTION) --query FunctionUrl --output text 2>/dev/null \
+	  || { echo "error: $(LIST_FUNCTION) has no URL yet: run make infra create" >&2; exit 1; }
+
+upload: ## upload FILE=photo.jpg with curl through the gallery's presigned POST, wait for the resize
+	@test -n "$(FILE)" || { echo "error: say which image: make upload FILE=photo.jpg" >&2; exit 1; }
+	@$(require_aws)
+	@UPLOAD_BUCKET=$(UPLOAD_BUCKET) RESIZED_BUCKET=$(RESIZED_BUCKET) UPLOAD_PREFIX=$(UPLOAD_PREFIX) \
+	  UPLOAD_BUCKET_REGION=$(REGION) $(TOOLS) -m deploy.upload "$(FILE)" --wait $(UPLOAD_WAIT)
+
+destroy: ## delete both functions, their logs and roles, and both buckets with everything in them
+	@$(require_aws)
+	@if test "$(FORCE)" != 1; then \
+	  printf 'This deletes %s and %s, s3://%s and s3://%s with every object in them, and the roles %s and %s.\nType yes to go on: ' \
+	    $(RESIZE_FUNCTION) $(LIST_FUNCTION) $(UPLOAD_BUCKET) $(RESIZED_BUCKET) $(RESIZE_ROLE) $(LIST_ROLE); \
+	  read answer || true; test "$$answer" = yes || { echo "nothing deleted (FORCE=1 skips this question)"; exit 1; }; fi
+	@mkdir -p $(INFRA_DIR)
+	@for function in $(RESIZE_FUNCTION) $(LIST_FUNCTION); do \
+	  $(AWS) lambda delete-function --function-name $$function 2>/dev/null && echo "  deleted $$function"; \
+	  $(AWS) logs delete-log-group --log-group-name /aws/lambda/$$function 2>/dev/null && echo "  deleted its log group"; \
+	done; true
+	@for bucket in $(UPLOAD_BUCKET) $(RESIZED_BUCKET); do \
+	  if $(AWS) s3api head-bucket --bucket $$bucket >/dev/null 2>&1; then \
+	    $(TOOLS) -m deploy.buckets empty $$bucket && $(AWS) s3api delete-bucket --bucket $$bucket \
+	    && echo "  deleted $$bucket" || exit 1; fi; \
+	done
+	@for role in $(RESIZE_ROLE) $(LIST_ROLE); do \
+	  if $(AWS) iam get-role --role-name $$role >/dev/null 2>&1; then \
+	    $(AWS) iam delete-role-policy --role-name $$role --policy-name $$role 2>/dev/null; \
+	    $(AWS) iam delete-role --role-name $$role && echo "  deleted $$role" || exit 1; fi; \
+	done
+	@rm -rf $(INFRA_DIR)
+	@echo "destroyed"

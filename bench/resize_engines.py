@@ -22,7 +22,7 @@ import time  # noqa: E402
 
 from wand.image import Image  # noqa: E402
 
-from tests.functions import load  # noqa: E402
+from deploy.functions import load  # noqa: E402
 
 resize = load('image_resize', 'resize')
 BOX = 400

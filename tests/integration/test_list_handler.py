@@ -7,7 +7,7 @@ from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
 from tests.aws import REGION, MotoTestCase
-from tests.functions import load
+from deploy.functions import load
 
 handler = load('image_list')
 

@@ -7,7 +7,7 @@ from wand.image import Image
 
 from tests import images
 from tests.aws import REGION, MotoTestCase, captured_log_lines
-from tests.functions import load
+from deploy.functions import load
 
 handler = load('image_resize')
 

@@ -5,7 +5,7 @@ from unittest import mock
 from wand.image import Image
 
 from tests import images
-from tests.functions import load
+from deploy.functions import load
 
 resize = load('image_resize', 'resize')
 

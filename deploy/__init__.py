@@ -1,0 +1,1 @@
+"""Helpers behind the Makefiles: they compute and decide; the Makefiles call awscli."""

@@ -1,0 +1,187 @@
+# Rules for one Lambda function. A function folder's Makefile sets its variables, then
+# includes this file; nothing else. Run `make help` in a function folder for the list.
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
+
+# Function (set by the function's Makefile)
+#: the function's name in Lambda
+FUNCTION_NAME ?= $(notdir $(CURDIR))
+#: module.function Lambda calls
+HANDLER ?= handler.handler
+#: the deployment zip, built in this folder
+ZIPFILE_NAME ?= $(notdir $(CURDIR)).zip
+#: seconds before Lambda stops an invocation
+TIMEOUT ?= 30
+#: megabytes (CPU grows with it; 1769 MB is one vCPU)
+MEMORY_SIZE ?= 256
+#: IAM role the function runs as
+ROLE_NAME ?= $(APP)-$(FUNCTION_NAME)
+#: its ARN
+ROLE_ARN ?= arn:$(PARTITION):iam::$(ACCOUNT_ID):role/$(ROLE_NAME)
+#: layer version ARNs, space separated
+LAYERS ?=
+#: make variables passed to the function as environment variables (empty ones are left out)
+FUNCTION_ENV ?=
+#: payload for make invoke
+EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
+#: how far back make logs starts
+SINCE ?= 10m
+#: names left out of the zip, besides caches, hidden files, tests and zips
+ZIP_EXCLUDE ?= Makefile requirements.txt events
+#: delete without asking when 1
+FORCE ?=
+
+BUILD_DIR := .build
+DEPLOYED_JSON := $(BUILD_DIR)/deployed.json
+ENV_JSON := $(BUILD_DIR)/environment.json
+
+ifeq ($(filter python3.%,$(RUNTIME)),)
+$(error RUNTIME=$(RUNTIME) is not a Python 3 Lambda runtime (e.g. python3.12); python2.7 can no longer be deployed)
+endif
+PIP_ARCH := $(if $(filter arm64,$(ARCH)),aarch64,$(if $(filter x86_64,$(ARCH)),x86_64,$(error ARCH must be x86_64 or arm64, not '$(ARCH)')))
+PYTHON_VERSION := $(patsubst python%,%,$(RUNTIME))
+# Wheels must need no newer glibc than the runtime's: Amazon Linux 2 (2.26) up to python3.11,
+# Amazon Linux 2023 (2.34) from python3.12.
+AMAZON_LINUX_2 := python3.7 python3.8 python3.9 python3.10 python3.11
+PLATFORMS := manylinux2014_$(PIP_ARCH) $(if $(filter $(AMAZON_LINUX_2),$(RUNTIME)),,manylinux_2_28_$(PIP_ARCH) manylinux_2_34_$(PIP_ARCH))
+
+# Dependencies are reinstalled only when requirements.txt, RUNTIME or ARCH change.
+DEPS_KEY := $(shell { cat requirements.txt 2>/dev/null; echo "$(RUNTIME) $(ARCH)"; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+DEPS_DIR := $(BUILD_DIR)/site-packages
+DEPS_STAMP := $(BUILD_DIR)/deps-$(DEPS_KEY).stamp
+# Homebrew's pip refuses --target unless it finds ../.pydistutils.cfg as ~/.pydistutils.cfg.
+PIP_HOME := $(if $(filter Darwin,$(shell uname -s)),HOME=$(ROOT))
+
+# What goes into the zip from this folder (the zipper applies the same exclusions).
+SOURCES := $(shell find . -mindepth 1 \( -path './.*' -o -name __pycache__ -o -name tests \
+  $(foreach name,$(ZIP_EXCLUDE),-o -name '$(name)') \) -prune -o -type f \
+  ! -name '*.pyc' ! -name '*.zip' -print)
+
+.DEFAULT_GOAL := help
+.PHONY: help clean_pyc install_deps build size create update deploy invoke logs delete clean
+
+help: ## this list
+	@echo "$(FUNCTION_NAME) ($(notdir $(CURDIR))): targets"
+	$(print_help)
+
+clean_pyc: ## remove Python caches from the source folder
+	@find . -path ./$(BUILD_DIR) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} + \
+	  -o -name '*.py[co]' -exec rm -f {} +
+
+install_deps: $(DEPS_STAMP) ## pip-install requirements.txt for Lambda's platform into .build/
+
+$(DEPS_STAMP): requirements.txt | $(VENV_STAMP)
+	@rm -rf $(DEPS_DIR) $(BUILD_DIR)/deps-*.stamp && mkdir -p $(DEPS_DIR)
+	@if grep -qvE '^[[:space:]]*(#|$$)' requirements.txt; then \
+	  echo "$(FUNCTION_NAME): installing requirements.txt for $(RUNTIME) on $(ARCH) ($(PLATFORMS))"; \
+	  $(PIP_HOME) $(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
+	    --target $(DEPS_DIR) --implementation cp --python-version $(PYTHON_VERSION) \
+	    --only-binary=:all: $(addprefix --platform ,$(PLATFORMS)) -r requirements.txt; \
+	fi
+	@touch $@
+
+build: $(ZIPFILE_NAME) ## build the zip: code at its root plus dependencies (only when an input changed)
+
+$(ZIPFILE_NAME): $(SOURCES) $(DEPS_STAMP) $(ROOT)/deploy/zipper.py
+	@$(TOOLS) -m deploy.zipper build $@ . --deps $(DEPS_DIR) $(addprefix --exclude ,$(ZIP_EXCLUDE))
+
+size: build ## the zip's sizes against Lambda's limits
+	@$(TOOLS) -m deploy.zipper report $(ZIPFILE_NAME)
+
+# Saves the deployed configuration to $(DEPLOYED_JSON), or removes it when the function does not
+# exist; any other error (credentials, network) stops make with AWS's own message.
+define fetch_deployed
+mkdir -p $(BUILD_DIR); rm -f $(DEPLOYED_JSON); \
+$(AWS) lambda get-function-configuration --function-name $(FUNCTION_NAME) --output json \
+  > $(DEPLOYED_JSON).tmp 2> $(BUILD_DIR)/aws-error.txt && mv $(DEPLOYED_JSON).tmp $(DEPLOYED_JSON) \
+  || { rm -f $(DEPLOYED_JSON).tmp; grep -q ResourceNotFoundException $(BUILD_DIR)/aws-error.txt \
+       || { cat $(BUILD_DIR)/aws-error.txt >&2; exit 1; }; }
+endef
+
+define require_function
+test -f $(DEPLOYED_JSON) || { echo "error: function $(FUNCTION_NAME) does not exist in $(REGION): run make create first." >&2; exit 1; }
+endef
+
+define write_environment
+$(TOOLS) -m deploy.plan environment $(ENV_JSON) $(foreach name,$(FUNCTION_ENV),'$(name)=$($(name))')
+endef
+
+CREATE_FUNCTION = $(AWS) lambda create-function --function-name $(FUNCTION_NAME) \
+  --runtime $(RUNTIME) --architectures $(ARCH) --role $(ROLE_ARN) --handler $(HANDLER) \
+  --timeout $(TIMEOUT) --memory-size $(MEMORY_SIZE) --environment file://$(ENV_JSON) \
+  $(if $(strip $(LAYERS)),--layers $(LAYERS)) --zip-file fileb://$(ZIPFILE_NAME) --publish
+
+create: build ## create the function, then wait until it is active
+	@$(require_aws)
+	@$(fetch_deployed)
+	@if test -f $(DEPLOYED_JSON); then echo "error: function $(FUNCTION_NAME) already exists in $(REGION): use make update (or make deploy)." >&2; exit 1; fi
+	@$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS) $(AWS_ENDPOINT_URL)),,echo "warning: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) runtime does not have: set IMAGEMAGICK_LAYER_ARN (or LAYERS) to a layer that provides it, or every resize will fail with 'MagickWand shared library not found'." >&2))
+	@$(write_environment)
+	@echo "$(CREATE_FUNCTION)"
+	@attempt=1; until $(CREATE_FUNCTION) --query '[FunctionArn, Version, CodeSha256]' --output text 2> $(BUILD_DIR)/aws-error.txt; do \
+	  if grep -q 'cannot be assumed' $(BUILD_DIR)/aws-error.txt && test $$attempt -lt 10; then \
+	    echo "  the role $(ROLE_NAME) is not usable by Lambda yet (IAM takes seconds to propagate); retrying"; \
+	    attempt=$$((attempt + 1)); sleep 3; continue; fi; \
+	  cat $(BUILD_DIR)/aws-error.txt >&2; \
+	  if grep -q 'cannot be assumed' $(BUILD_DIR)/aws-error.txt; then echo "hint: run make infra first: it creates the role $(ROLE_NAME)." >&2; fi; \
+	  exit 1; done
+	$(AWS) lambda wait function-active-v2 --function-name $(FUNCTION_NAME)
+	@echo "$(FUNCTION_NAME): active"
+
+update: build ## publish new code only if its CodeSha256 changed; update the configuration if it changed
+	@$(require_aws)
+	@$(fetch_deployed)
+	@$(require_function)
+	@$(write_environment)
+	@actions=$$($(TOOLS) -m deploy.plan changes $(DEPLOYED_JSON) --zip $(ZIPFILE_NAME) \
+	    --architecture $(ARCH) --runtime $(RUNTIME) --handler $(HANDLER) --timeout $(TIMEOUT) \
+	    --memory-size $(MEMORY_SIZE) --role $(ROLE_ARN) --layers '$(strip $(LAYERS))' \
+	    --environment $(ENV_JSON)) || exit 1; \
+	case " $$actions " in *" configuration "*) \
+	  echo "$(FUNCTION_NAME): updating the configuration"; \
+	  $(AWS) lambda update-function-configuration --function-name $(FUNCTION_NAME) \
+	    --runtime $(RUNTIME) --role $(ROLE_ARN) --handler $(HANDLER) --timeout $(TIMEOUT) \
+	    --memory-size $(MEMORY_SIZE) --environment file://$(ENV_JSON) \
+	    $(if $(strip $(LAYERS)),--layers $(LAYERS),--cli-input-json '{"Layers": []}') \
+	    --query LastUpdateStatus --output text >/dev/null \
+	  && $(AWS) lambda wait function-updated-v2 --function-name $(FUNCTION_NAME) || exit 1;; \
+	*) echo "$(FUNCTION_NAME): configuration unchanged";; esac; \
+	case " $$actions " in *" code "*) \
+	  echo "$(FUNCTION_NAME): publishing new code"; \
+	  $(AWS) lambda update-function-code --function-name $(FUNCTION_NAME) \
+	    --zip-file fileb://$(ZIPFILE_NAME) --architectures $(ARCH) --publish \
+	    --query '[Version, CodeSha256]' --output text \
+	  && $(AWS) lambda wait function-updated-v2 --function-name $(FUNCTION_NAME) || exit 1;; \
+	*) echo "$(FUNCTION_NAME): code unchanged (CodeSha256 $$($(TOOLS) -m deploy.zipper sha256 $(ZIPFILE_NAME)))"; \
+	  case " $$actions " in *" configuration "*) \
+	    $(AWS) lambda publish-version --function-name $(FUNCTION_NAME) --query Version --output text \
+	      | sed 's/^/  published version /';; esac;; esac
+
+deploy: build ## create the function, or update it if it exists
+	@$(require_aws)
+	@$(fetch_deployed)
+	@if test -f $(DEPLOYED_JSON); then $(MAKE) --no-print-directory update; else $(MAKE) --no-print-directory create; fi
+
+invoke: ## invoke once with EVENT=events/<file>.json; print the result and the log tail
+	@test -f "$(EVENT)" || { echo "error: no event file '$(EVENT)': pass EVENT=events/<file>.json" >&2; exit 1; }
+	@$(require_aws)
+	@$(fetch_deployed)
+	@$(require_function)
+	$(AWS) lambda invoke --function-name $(FUNCTION_NAME) --payload fileb://$(EVENT) \
+	  --log-type Tail --output json $(BUILD_DIR)/response.json > $(BUILD_DIR)/invocation.json
+	@$(TOOLS) -m deploy.logs report $(BUILD_DIR)/invocation.json $(BUILD_DIR)/response.json
+
+logs: ## follow the function's CloudWatch logs (aws logs tail --follow; SINCE=10m)
+	@$(require_aws)
+	@if $(AWS) logs tail help >/dev/null 2>&1; then \
+	  $(AWS) logs tail /aws/lambda/$(FUNCTION_NAME) --follow --since $(SINCE); \
+	else $(TOOLS) -m deploy.logs tail /aws/lambda/$(FUNCTION_NAME) --follow --since $(SINCE); fi
+
+delete: ## delete the function from Lambda
+	@$(require_aws)
+	@$(fetch_deployed)
+	@$(require_function)
+	$(AWS) lambda delete-function --function-name $(FUNCTION_NAME)
+	@echo "$(FUNCTION_NAME): deleted"
+
+clean: clean_pyc ## remove the zip and .build/ (vendored dependencies)
+	rm -rf $(BUILD_DIR) $(ZIPFILE_NAME)
