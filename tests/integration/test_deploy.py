@@ -1,0 +1,231 @@
+"""make infra / create / update / upload / destroy: the real awscli against a moto server.
+
+The server runs on 127.0.0.1 for this module; AWS_ENDPOINT_URL points awscli and boto3 at it
+and the credentials are dummies, so nothing here can reach AWS.
+"""
+import json
+import logging
+import os
+import socket
+import urllib.request
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from deploy.zipper import code_sha256
+from tests import images
+from tests.workspace import ProjectCopyTestCase, make
+
+REGION = 'us-east-1'
+ACCOUNT = '123456789012'  # moto's
+APP = 'test-images'
+UPLOAD_BUCKET = f'{APP}-uploads-{ACCOUNT}-{REGION}'
+RESIZED_BUCKET = f'{APP}-resized-{ACCOUNT}-{REGION}'
+SERVER = {}
+
+
+def setUpModule():
+    logging.getLogger('werkzeug').setLevel(logging.WARNING)  # one line per request otherwise
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port, verbose=False)
+    server.start()
+    SERVER.update(server=server, endpoint=f'http://127.0.0.1:{port}')
+
+
+def tearDownModule():
+    SERVER['server'].stop()
+
+
+def policy_actions(document):
+    return {action for statement in document['Statement'] for action in (
+        [statement['Action']] if isinstance(statement['Action'], str) else statement['Action'])}
+
+
+def make_environment():
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith('AWS_')}
+    environment.update({
+        'AWS_ENDPOINT_URL': SERVER['endpoint'], 'AWS_ACCESS_KEY_ID': 'testing',
+        'AWS_SECRET_ACCESS_KEY': 'testing', 'AWS_DEFAULT_REGION': REGION,
+        'AWS_CONFIG_FILE': os.devnull, 'AWS_SHARED_CREDENTIALS_FILE': os.devnull, 'APP': APP})
+    return environment
+
+
+class AgainstMotoServer(ProjectCopyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        request = urllib.request.Request(f'{SERVER["endpoint"]}/moto-api/reset', method='POST')
+        urllib.request.urlopen(request).close()
+        cls.environment = make_environment()
+
+    @classmethod
+    def make(cls, *arguments, directory='', check=True):
+        return make(os.path.join(cls.root, directory), *arguments, env=cls.environment,
+                    check=check)
+
+    @staticmethod
+    def client(service):
+        return boto3.client(service, endpoint_url=SERVER['endpoint'], region_name=REGION,
+                            aws_access_key_id='testing', aws_secret_access_key='testing')
+
+
+class DeployedServiceTest(AgainstMotoServer):
+    """One `make infra create`, then checks of what it left; each check reads, none depends
+    on another."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.created = cls.make('infra', 'create')
+
+    def configuration(self, function):
+        return self.client('lambda').get_function_configuration(FunctionName=function)
+
+    def test_functions_have_the_configured_runtime_role_handler_and_environment(self):
+        resize = self.configuration('ResizeImage')
+        self.assertEqual((resize['Runtime'], resize['Handler'], resize['Architectures']),
+                         ('python3.12', 'handler.handle_resize', ['x86_64']))
+        self.assertEqual(resize['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ResizeImage')
+        self.assertEqual((resize['Timeout'], resize['MemorySize']), (60, 1024))
+        self.assertEqual(resize['Environment']['Variables'], {'RESIZED_BUCKET': RESIZED_BUCKET})
+        gallery = self.configuration('ListImage')
+        self.assertEqual(gallery['Handler'], 'handler.handle_list_image')
+        self.assertEqual(gallery['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ListImage')
+        self.assertEqual(gallery['Environment']['Variables'], {
+            'UPLOAD_BUCKET': UPLOAD_BUCKET, 'RESIZED_BUCKET': RESIZED_BUCKET,
+            'UPLOAD_PREFIX': 'uploads/', 'UPLOAD_BUCKET_REGION': REGION})
+        self.assertIn('ResizeImage: active', self.created.stdout)
+
+    def test_each_function_has_its_own_least_privilege_role(self):
+        iam = self.client('iam')
+        for role, must, never in (
+                (f'{APP}-ResizeImage', {'s3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging',
+                                        's3:PutObject'}, set()),
+                (f'{APP}-ListImage', {'s3:ListBucket', 's3:PutObject', 's3:GetObjectTagging'},
+                 {'s3:DeleteObject', 's3:PutObjectTagging'})):
+            with self.subTest(role):
+                trust = iam.get_role(RoleName=role)['Role']['AssumeRolePolicyDocument']
+                self.assertEqual(trust['Statement'][0]['Principal'],
+                                 {'Service': 'lambda.amazonaws.com'})
+                self.assertEqual(iam.list_attached_role_policies(RoleName=role)
+                                 ['AttachedPolicies'], [], 'no AmazonS3FullAccess')
+                document = iam.get_role_policy(RoleName=role, PolicyName=role)['PolicyDocument']
+                actions = policy_actions(document)
+                self.assertTrue(must <= actions, must - actions)
+                self.assertFalse(never & actions)
+                self.assertNotIn('s3:*', actions)
+
+    def test_uploads_trigger_the_resize_function(self):
+        notification = self.client('s3').get_bucket_notification_configuration(
+            Bucket=UPLOAD_BUCKET)
+        [configuration] = notification['LambdaFunctionConfigurations']
+        self.assertEqual(configuration['LambdaFunctionArn'],
+                         f'arn:aws:lambda:{REGION}:{ACCOUNT}:function:ResizeImage')
+        self.assertEqual(configuration['Events'], ['s3:ObjectCreated:*'])
+        self.assertEqual(configuration['Filter']['Key']['FilterRules'],
+                         [{'Name': 'prefix', 'Value': 'uploads/'}])
+        policy = json.loads(self.client('lambda').get_policy(FunctionName='ResizeImage')['Policy'])
+        [statement] = policy['Statement']
+        self.assertEqual(statement['Principal'], {'Service': 's3.amazonaws.com'})
+        self.assertEqual(statement['Condition']['ArnLike']['AWS:SourceArn'],
+                         f'arn:aws:s3:::{UPLOAD_BUCKET}')
+        self.assertEqual(statement['Condition']['StringEquals']['AWS:SourceAccount'], ACCOUNT)
+
+    def test_the_gallery_has_a_public_url_and_may_post_uploads(self):
+        url = self.client('lambda').get_function_url_config(FunctionName='ListImage')
+        self.assertEqual(url['AuthType'], 'NONE')
+        self.assertIn(url['FunctionUrl'], self.created.stdout)
+        self.assertEqual(self.make('url').stdout.strip(), url['FunctionUrl'])
+        policy = json.loads(self.client('lambda').get_policy(FunctionName='ListImage')['Policy'])
+        self.assertEqual(sorted(statement['Action'] for statement in policy['Statement']),
+                         ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'])
+        [rule] = self.client('s3').get_bucket_cors(Bucket=UPLOAD_BUCKET)['CORSRules']
+        self.assertEqual(rule['AllowedOrigins'], [url['FunctionUrl'].rstrip('/')])
+        self.assertEqual(rule['AllowedMethods'], ['POST'])
+
+    def test_buckets_are_private_and_refused_uploads_expire(self):
+        s3 = self.client('s3')
+        for bucket in (UPLOAD_BUCKET, RESIZED_BUCKET):
+            block = s3.get_public_access_block(Bucket=bucket)['PublicAccessBlockConfiguration']
+            self.assertTrue(all(block.values()), bucket)
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=UPLOAD_BUCKET)['Rules']
+        expire = [rule for rule in rules if rule['ID'] == 'expire-rejected-uploads'][0]
+        self.assertEqual(expire['Expiration'], {'Days': 30})
+
+    def test_infra_is_safe_to_run_again(self):
+        result = self.make('infra')
+        self.assertIn(f'{UPLOAD_BUCKET} exists', result.stdout)
+        self.assertIn(f'{APP}-ResizeImage exists', result.stdout)
+        self.test_uploads_trigger_the_resize_function()
+        self.test_the_gallery_has_a_public_url_and_may_post_uploads()
+
+    def test_update_publishes_only_changed_code(self):
+        versions = lambda: [version['Version'] for version in self.client('lambda')
+                            .list_versions_by_function(FunctionName='ListImage')['Versions']]
+        before = versions()
+        result = self.make('update', directory='image_list')
+        self.assertIn('ListImage: code unchanged', result.stdout)
+        self.assertIn('ListImage: configuration unchanged', result.stdout)
+        self.assertEqual(versions(), before)
+
+        handler = self.path('image_list', 'handler.py')
+        original = open(handler).read()
+        self.addCleanup(lambda: open(handler, 'w').write(original))
+        with open(handler, 'a') as source:
+            source.write('\n# a code change\n')
+        result = self.make('update', directory='image_list')
+        self.assertIn('ListImage: publishing new code', result.stdout)
+        self.assertEqual(len(versions()), len(before) + 1)
+        self.assertEqual(self.configuration('ListImage')['CodeSha256'],
+                         code_sha256(self.path('image_list', 'image_list.zip')))
+
+    def test_a_configuration_change_is_applied(self):
+        result = self.make('update', 'PAGE_SIZE=20', directory='image_list')
+        self.assertIn('environment: PAGE_SIZE changed', result.stderr)
+        self.assertEqual(self.configuration('ListImage')['Environment']['Variables']['PAGE_SIZE'],
+                         '20')
+        self.make('update', directory='image_list')  # and back
+        self.assertNotIn('PAGE_SIZE', self.configuration('ListImage')['Environment']['Variables'])
+
+    def test_upload_with_curl_through_the_presigned_post(self):
+        photo = self.path('photo.jpg')
+        with open(photo, 'wb') as handle:
+            handle.write(images.jpeg(800, 600))
+        result = self.make('upload', f'FILE={photo}', 'UPLOAD_WAIT=0')
+        self.assertIn('curl --silent --show-error --fail-with-body -F key=uploads/', result.stdout)
+        keys = [item['Key'] for item in self.client('s3').list_objects_v2(
+            Bucket=UPLOAD_BUCKET).get('Contents', [])]
+        self.assertTrue([key for key in keys if key.startswith('uploads/') and key in result.stdout])
+
+    def test_missing_functions_are_named(self):
+        for target in ('update', 'invoke'):
+            with self.subTest(target):
+                result = self.make(target, 'FUNCTION_NAME=NoSuchFunction', directory='image_list',
+                                   check=False)
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn('function NoSuchFunction does not exist in us-east-1: run make '
+                              'create first', result.stderr)
+        result = self.make('create', directory='image_list', check=False)
+        self.assertIn('ListImage already exists', result.stderr)
+
+
+class DestroyTest(AgainstMotoServer):
+    def test_destroy_leaves_nothing_behind(self):
+        self.make('infra', 'create')
+        self.client('s3').put_object(Bucket=RESIZED_BUCKET, Key='uploads/x', Body=b'x')
+        self.client('logs').create_log_group(logGroupName='/aws/lambda/ResizeImage')
+
+        refused = self.make('destroy', check=False)  # no answer on stdin: nothing deleted
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn('nothing deleted', refused.stdout)
+        self.assertEqual(len(self.client('lambda').list_functions()['Functions']), 2)
+
+        self.make('destroy', 'FORCE=1')
+        self.assertEqual(self.client('lambda').list_functions()['Functions'], [])
+        self.assertEqual(self.client('s3').list_buckets()['Buckets'], [])
+        self.assertEqual([role['RoleName'] for role in self.client('iam').list_roles()['Roles']
+                          if role['RoleName'].startswith(APP)], [])
+        self.assertEqual(self.client('logs').describe_log_groups()['logGroups'], [])
