@@ -9,7 +9,9 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 -include $(ROOT)/config.mk
 
 # $(call once,VAR,command): run the shell command the first time VAR is expanded, then reuse it.
-once = $(eval $1 := $$(shell $2))$($1)
+# Its errors are silenced: make expands a whole recipe before running it, so a lookup runs
+# before require_aws, which then says what is wrong in one clear message.
+once = $(eval $1 := $$(shell { $2; } 2>/dev/null))$($1)
 
 # Tools
 #: interpreter that creates the virtualenv
