@@ -27,8 +27,8 @@ EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
 SINCE ?= 10m
 #: names left out of the zip, besides caches, hidden files, tests and zips
 ZIP_EXCLUDE ?= Makefile requirements.txt events
-#: delete without asking when 1
-FORCE ?=
+#: warn when a function that needs ImageMagick is created without a layer (real AWS only)
+LAYER_WARNING ?= $(if $(AWS_ENDPOINT_URL),,yes)
 
 BUILD_DIR := .build
 DEPLOYED_JSON := $(BUILD_DIR)/deployed.json
@@ -105,6 +105,11 @@ define write_environment
 $(TOOLS) -m deploy.plan environment $(ENV_JSON) $(foreach name,$(FUNCTION_ENV),'$(name)=$($(name))')
 endef
 
+# In a variable: commas inside $(if ...) would split its arguments.
+NO_LAYER_WARNING = warning: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) \
+  runtime does not have: set IMAGEMAGICK_LAYER_ARN (or LAYERS) to a layer that provides it, \
+  or every resize will fail with 'MagickWand shared library not found'.
+
 CREATE_FUNCTION = $(AWS) lambda create-function --function-name $(FUNCTION_NAME) \
   --runtime $(RUNTIME) --architectures $(ARCH) --role $(ROLE_ARN) --handler $(HANDLER) \
   --timeout $(TIMEOUT) --memory-size $(MEMORY_SIZE) --environment file://$(ENV_JSON) \
@@ -114,7 +119,7 @@ create: build ## create the function, then wait until it is active
 	@$(require_aws)
 	@$(fetch_deployed)
 	@if test -f $(DEPLOYED_JSON); then echo "error: function $(FUNCTION_NAME) already exists in $(REGION): use make update (or make deploy)." >&2; exit 1; fi
-	@$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS) $(AWS_ENDPOINT_URL)),,echo "warning: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) runtime does not have: set IMAGEMAGICK_LAYER_ARN (or LAYERS) to a layer that provides it, or every resize will fail with 'MagickWand shared library not found'." >&2))
+	@$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS)),,$(if $(LAYER_WARNING),echo "$(NO_LAYER_WARNING)" >&2)))
 	@$(write_environment)
 	@echo "$(CREATE_FUNCTION)"
 	@attempt=1; until $(CREATE_FUNCTION) --query '[FunctionArn, Version, CodeSha256]' --output text 2> $(BUILD_DIR)/aws-error.txt; do \

@@ -84,6 +84,18 @@ class BuildTest(ProjectCopyTestCase):
         self.assertEqual(list(compiled_modules(self.zip_path('image_list'))),
                          ['markupsafe/_speedups.cpython-313-aarch64-linux-gnu.so'])
 
+    def test_config_mk_sets_variables_and_the_command_line_wins(self):
+        config = self.path('config.mk')
+        self.addCleanup(os.unlink, config)
+        with open(config, 'w') as handle:
+            handle.write('ARCH = arm64\nZIPFILE_NAME = from-config.zip\n')
+        self.build('image_list')
+        self.assertEqual(list(compiled_modules(self.path('image_list', 'from-config.zip')).values()),
+                         ['aarch64'])
+        self.build('image_list', 'ARCH=x86_64')
+        self.assertEqual(list(compiled_modules(self.path('image_list', 'from-config.zip')).values()),
+                         ['x86_64'])
+
     def test_bad_platform_settings_are_refused(self):
         result = make(self.path('image_list'), 'build', 'ARCH=sparc', check=False)
         self.assertNotEqual(result.returncode, 0)

@@ -212,6 +212,25 @@ class DeployedServiceTest(AgainstMotoServer):
         self.assertIn('ListImage already exists', result.stderr)
 
 
+class ImageMagickLayerTest(AgainstMotoServer):
+    def test_create_warns_without_a_layer_and_sets_magick_home_with_one(self):
+        self.make('infra')
+        result = self.make('create', 'LAYER_WARNING=yes', directory='image_resize')
+        self.assertIn('ResizeImage needs ImageMagick', result.stderr)
+        self.assertIn('IMAGEMAGICK_LAYER_ARN', result.stderr)
+        self.make('delete', directory='image_resize')
+        layer = self.client('lambda').publish_layer_version(
+            LayerName='imagemagick', Content={'ZipFile': b'PK\x05\x06' + b'\x00' * 18},
+            CompatibleRuntimes=['python3.12'])['LayerVersionArn']
+        result = self.make('create', 'LAYER_WARNING=yes', f'IMAGEMAGICK_LAYER_ARN={layer}',
+                           directory='image_resize')
+        self.assertNotIn('needs ImageMagick', result.stderr)
+        configuration = self.client('lambda').get_function_configuration(
+            FunctionName='ResizeImage')
+        self.assertEqual([item['Arn'] for item in configuration['Layers']], [layer])
+        self.assertEqual(configuration['Environment']['Variables']['MAGICK_HOME'], '/opt')
+
+
 class DestroyTest(AgainstMotoServer):
     def test_destroy_leaves_nothing_behind(self):
         self.make('infra', 'create')
