@@ -1,0 +1,5 @@
+import sys
+
+from local_endpoint.server import main
+
+sys.exit(main())

@@ -1,0 +1,190 @@
+"""Lambda's data plane, locally: functions stored in moto's Lambda backend really run.
+
+Environments are reused between invocations (warm starts), one invocation at a time each;
+concurrent invocations get more environments up to a limit (the function's
+ReservedConcurrentExecutions, else MAX_CONCURRENCY); idle ones are reaped. Every invocation
+writes Lambda's START / END / REPORT lines, with the function's own output between them, to
+the function's log group in moto's CloudWatch Logs.
+"""
+import math
+import threading
+import time
+import uuid
+
+from moto.awslambda.models import lambda_backends
+from moto.logs.models import logs_backends
+
+from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
+
+MAX_CONCURRENCY = 10
+IDLE_SECONDS = 300
+
+
+class FunctionNotFound(Exception):
+    pass
+
+
+class Throttled(Exception):
+    pass
+
+
+class Pool:
+    """The environments of one function."""
+
+    def __init__(self):
+        self.idle = []
+        self.members = set()
+        self.count = 0
+        self.condition = threading.Condition()
+
+    def acquire(self, spec, limit, create, wait):
+        with self.condition:
+            while True:
+                for stale in [env for env in self.idle if env.spec != spec]:
+                    self.idle.remove(stale)  # code or configuration changed since
+                    self.members.discard(stale)
+                    self.count -= 1
+                    stale.kill()
+                matching = [env for env in self.idle if env.spec == spec]
+                if matching:
+                    environment = matching[-1]  # the most recently used is the warmest
+                    self.idle.remove(environment)
+                    return environment
+                if self.count < limit:
+                    self.count += 1
+                    break
+                if not wait:
+                    raise Throttled('Rate Exceeded.')
+                self.condition.wait(1)
+        try:
+            environment = create()
+        except BaseException:
+            with self.condition:
+                self.count -= 1
+                self.condition.notify()
+            raise
+        with self.condition:
+            self.members.add(environment)
+        return environment
+
+    def release(self, environment, usable):
+        with self.condition:
+            if usable:
+                self.idle.append(environment)
+            else:
+                self.count -= 1
+                self.members.discard(environment)
+                environment.kill()
+            self.condition.notify()
+
+    def reap(self, idle_seconds):
+        now = time.monotonic()
+        with self.condition:
+            old = [env for env in self.idle if now - env.last_used > idle_seconds]
+            for environment in old:
+                self.idle.remove(environment)
+                self.members.discard(environment)
+                self.count -= 1
+        for environment in old:
+            environment.kill()
+
+    def close(self):
+        with self.condition:
+            members, self.members, self.idle, self.count = self.members, set(), [], 0
+        for environment in members:
+            environment.kill()
+
+
+class LambdaService:
+    def __init__(self, state_dir, endpoint_url, runtimes, max_concurrency=MAX_CONCURRENCY,
+                 idle_seconds=IDLE_SECONDS):
+        self.state_dir = state_dir
+        self.endpoint_url = endpoint_url
+        self.runtimes = runtimes  # local_endpoint.runtimes.Runtimes
+        self.max_concurrency = max_concurrency
+        self.idle_seconds = idle_seconds
+        self.pools = {}
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        threading.Thread(target=self._reaper, daemon=True, name='reaper').start()
+
+    def spec(self, account, region, name, qualifier=None):
+        try:
+            function = lambda_backends[account][region].get_function(name, qualifier)
+        except Exception as error:  # moto raises its own client errors
+            raise FunctionNotFound(str(error)) from None
+        backend = lambda_backends[account][region]
+        layers = tuple(backend.layers_versions_by_arn(layer['Arn']).code_bytes
+                       for layer in function.layers)
+        return FunctionSpec(
+            name=function.function_name, arn=function.function_arn,
+            version=function.version if qualifier not in (None, '$LATEST') else '$LATEST',
+            handler=function.handler, runtime=function.run_time, timeout=function.timeout,
+            memory_size=function.memory_size,
+            environment=tuple(sorted((function.environment_vars or {}).items())),
+            code_sha=function.code_sha_256,
+            layer_arns=tuple(layer['Arn'] for layer in function.layers), account=account,
+            region=region, code=function.code_bytes, layers=layers), function.reserved_concurrency
+
+    def invoke(self, spec, reserved, payload, wait_for_capacity=False):
+        """Run one invocation; returns (request id, Outcome)."""
+        limit = self.max_concurrency if reserved is None else int(reserved)
+        if limit == 0:
+            raise Throttled('Rate Exceeded.')
+        with self.lock:
+            pool = self.pools.setdefault(spec.arn.split(':function:')[0] + spec.name, Pool())
+        environment = pool.acquire(spec, limit, lambda: ExecutionEnvironment(
+            spec, self.state_dir, self.runtimes.interpreter(spec.runtime),
+            self.runtimes.runtime_dir(spec.runtime), self.endpoint_url), wait_for_capacity)
+        request_id = str(uuid.uuid4())
+        trace_id = f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0'
+        outcome = None
+        try:
+            outcome = environment.invoke(request_id, payload, trace_id)
+            self._write_logs(spec, environment, request_id, outcome)
+        finally:
+            pool.release(environment, outcome is not None and outcome.environment_usable)
+        return request_id, outcome
+
+    def _write_logs(self, spec, environment, request_id, outcome):
+        report = (f'REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t'
+                  f'Billed Duration: {math.ceil(outcome.duration_ms)} ms\t'
+                  f'Memory Size: {spec.memory_size} MB\t'
+                  f'Max Memory Used: {outcome.max_memory_mb} MB\t')
+        if outcome.init_duration_ms is not None:
+            report += f'Init Duration: {outcome.init_duration_ms:.2f} ms\t'
+        if not outcome.ok:
+            report += f'Status: error\tError Type: {outcome.error_type}\t'
+        lines = ([f'START RequestId: {request_id} Version: {spec.version}']
+                 + outcome.log_lines + [f'END RequestId: {request_id}', report])
+        outcome.log_lines = lines
+        logs = logs_backends[spec.account][spec.region]
+        group = f'/aws/lambda/{spec.name}'
+        if group not in logs.groups:
+            try:
+                logs.create_log_group(group, {})
+            except Exception:  # created meanwhile by another invocation
+                pass
+        if environment.log_stream not in logs.groups[group].streams:
+            logs.create_log_stream(group, environment.log_stream)
+        now = int(time.time() * 1000)
+        logs.put_log_events(group, environment.log_stream,
+                            [{'timestamp': now, 'message': line} for line in lines])
+
+    def _reaper(self):
+        while not self.closed.wait(5):
+            with self.lock:
+                pools = list(self.pools.values())
+            for pool in pools:
+                pool.reap(self.idle_seconds)
+
+    def environments(self):
+        with self.lock:
+            return sum(pool.count for pool in self.pools.values())
+
+    def close(self):
+        self.closed.set()
+        with self.lock:
+            pools = list(self.pools.values())
+        for pool in pools:
+            pool.close()

@@ -1,0 +1,126 @@
+"""The Lambda Runtime API, as one execution environment's runtime client sees it.
+
+awslambdaric (AWS's runtime interface client, the one in AWS's images) long-polls
+``GET /2018-06-01/runtime/invocation/next`` and posts each result back. Each environment gets
+its own server on a free loopback port, so an invocation can only reach the process it was
+given to.
+"""
+import json
+import queue
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PREFIX = '/2018-06-01/runtime'
+
+
+class PendingInvocation:
+    """One invocation handed to the runtime client, and its outcome once it posts one."""
+
+    def __init__(self, request_id, payload, deadline_ms, function_arn, trace_id):
+        self.request_id = request_id
+        self.payload = payload
+        self.deadline_ms = deadline_ms
+        self.function_arn = function_arn
+        self.trace_id = trace_id
+        self.kind = None  # 'response' or 'error'
+        self.body = b''
+        self.error_type = None
+        self._done = threading.Event()
+
+    def complete(self, kind, body, error_type=None):
+        if not self._done.is_set():
+            self.kind, self.body, self.error_type = kind, body, error_type
+            self._done.set()
+
+    def wait(self, seconds):
+        return self._done.wait(seconds)
+
+
+class RuntimeAPI:
+    def __init__(self):
+        self._waiting = queue.Queue()
+        self._pending = {}
+        self._closed = threading.Event()
+        self.first_poll = threading.Event()  # the runtime finished its init and asked for work
+        self.first_poll_at = None
+        self.init_error = None
+        self._server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler_class())
+        self._server.daemon_threads = True
+        self.address = '127.0.0.1:%d' % self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name=f'runtime-api-{self.address}').start()
+
+    def submit(self, invocation):
+        self._pending[invocation.request_id] = invocation
+        self._waiting.put(invocation)
+
+    def close(self):
+        self._closed.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next(self):
+        while not self._closed.is_set():
+            try:
+                return self._waiting.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        return None
+
+    def _handler_class(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *arguments):
+                pass
+
+            def do_GET(self):
+                if self.path != f'{PREFIX}/invocation/next':
+                    return self._answer(404, {'errorMessage': f'no such path {self.path}'})
+                if not api.first_poll.is_set():
+                    api.first_poll_at = time.monotonic()
+                    api.first_poll.set()
+                invocation = api._next()
+                if invocation is None:
+                    return self._answer(410, {'errorMessage': 'environment shut down'})
+                self.send_response(200)
+                self.send_header('Lambda-Runtime-Aws-Request-Id', invocation.request_id)
+                self.send_header('Lambda-Runtime-Deadline-Ms', str(invocation.deadline_ms))
+                self.send_header('Lambda-Runtime-Invoked-Function-Arn', invocation.function_arn)
+                # awslambdaric 4.2.2 crashes (SIGSEGV) when this header is missing.
+                self.send_header('Lambda-Runtime-Trace-Id', invocation.trace_id)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(invocation.payload)))
+                self.end_headers()
+                self.wfile.write(invocation.payload)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                parts = self.path[len(PREFIX):].strip('/').split('/')
+                if parts == ['init', 'error']:
+                    api.init_error = body
+                    for invocation in list(api._pending.values()):
+                        invocation.complete('error', body, 'Runtime.InitError')
+                elif len(parts) == 3 and parts[0] == 'invocation' and parts[2] in (
+                        'response', 'error'):
+                    invocation = api._pending.pop(parts[1], None)
+                    if invocation is None:
+                        return self._answer(400, {'errorMessage': 'unknown request id'})
+                    invocation.complete(parts[2], body,
+                                        self.headers.get('Lambda-Runtime-Function-Error-Type'))
+                else:
+                    return self._answer(404, {'errorMessage': f'no such path {self.path}'})
+                self._answer(202, {'status': 'OK'})
+
+            def _answer(self, status, document):
+                data = json.dumps(document).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

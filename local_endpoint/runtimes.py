@@ -1,0 +1,92 @@
+"""Which Python runs a function, and the runtime folder it imports boto3 from.
+
+Lambda's python3.12 runtime runs Python 3.12 and provides boto3 and its runtime client. Here a
+function runs on the matching interpreter when one is installed (on PATH, or under pyenv),
+and otherwise on the endpoint's own Python, with a warning in the function's log: compiled
+wheels built for the runtime's version then fall back or fail as they would on a mismatch.
+The runtime folder is pip-installed once per Python version, with the versions pinned in
+requirements.txt and the runtime client's compiled wheel for that version.
+"""
+import glob
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+from deploy.functions import ROOT
+
+# What Lambda's Python runtime provides: the SDK and the runtime interface client.
+PROVIDED = ('boto3', 'botocore', 's3transfer', 'jmespath', 'python-dateutil', 'six', 'urllib3',
+            'awslambdaric', 'simplejson', 'snapshot-restore-py')
+
+
+MACHINE = 'aarch64' if platform.machine() in ('aarch64', 'arm64') else 'x86_64'
+
+
+def pinned(names=PROVIDED, requirements=os.path.join(ROOT, 'requirements.txt')):
+    pins = {}
+    with open(requirements) as handle:
+        for line in handle:
+            match = re.match(r'([A-Za-z0-9_.-]+)==(\S+)', line.strip())
+            if match:
+                pins[match[1].lower()] = f'{match[1]}=={match[2]}'
+    missing = [name for name in names if name.lower() not in pins]
+    if missing:
+        raise RuntimeError(f'requirements.txt does not pin {", ".join(missing)}')
+    return [pins[name.lower()] for name in names]
+
+
+class Runtimes:
+    def __init__(self, state_dir):
+        self.state_dir = state_dir
+        self.lock = threading.Lock()
+        self.interpreters = {}
+        self.warnings = {}
+
+    def interpreter(self, runtime):
+        """The Python for a runtime such as python3.12, found once."""
+        with self.lock:
+            if runtime not in self.interpreters:
+                self.interpreters[runtime] = self._find(runtime)
+            return self.interpreters[runtime]
+
+    def _find(self, runtime):
+        version = runtime.replace('python', '')
+        candidates = [shutil.which(f'python{version}')]
+        pyenv = os.environ.get('PYENV_ROOT', os.path.expanduser('~/.pyenv'))
+        candidates += sorted(glob.glob(os.path.join(pyenv, 'versions', f'{version}.*', 'bin',
+                                                    f'python{version}')), reverse=True)
+        for candidate in candidates:  # a pyenv shim is on PATH but may refuse to run
+            if candidate and os.access(candidate, os.X_OK) and self._version(candidate) == version:
+                return candidate
+        self.warnings[runtime] = (
+            f'No Python {version} found for {runtime}: running on Python '
+            f'{sys.version_info.major}.{sys.version_info.minor} instead.')
+        return sys.executable
+
+    @staticmethod
+    def _version(interpreter):
+        result = subprocess.run(
+            [interpreter, '-c', 'import sys; print("%d.%d" % sys.version_info[:2])'],
+            capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def runtime_dir(self, runtime):
+        interpreter = self.interpreter(runtime)
+        version = self._version(interpreter)
+        folder = os.path.join(self.state_dir, 'runtime', f'python{version}')
+        with self.lock:
+            if not os.path.isdir(folder):
+                staging = folder + '.partial'
+                shutil.rmtree(staging, ignore_errors=True)
+                subprocess.run(
+                    [sys.executable, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
+                     '--no-deps', '--no-compile', '--target', staging, '--only-binary=:all:',
+                     '--implementation', 'cp', '--python-version', version,
+                     '--platform', f'manylinux2014_{MACHINE}', '--platform', f'manylinux_2_28_{MACHINE}',
+                     *pinned()], check=True)
+                os.rename(staging, folder)
+        return folder

@@ -1,0 +1,140 @@
+"""One address on 127.0.0.1 that answers as AWS: moto for the control planes, and this
+package wherever moto cannot run code (Lambda invocations, S3 notifications).
+
+    python -m local_endpoint [--port 4566] [--state-dir .local]
+"""
+import argparse
+import base64
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
+                                           create_backend_app)
+from moto.s3 import notifications
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from local_endpoint.events import AsyncInvoker, s3_event
+from local_endpoint.lambda_service import FunctionNotFound, LambdaService, Throttled
+from local_endpoint.runtimes import Runtimes
+
+DEFAULT_PORT = 4566
+INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
+LOG_TAIL_BYTES = 4096
+
+
+def region_of(request, default='us-east-1'):
+    match = re.search(r'Credential=[^/]+/\d{8}/([^/]+)/', request.headers.get('Authorization', ''))
+    return match[1] if match else default
+
+
+class Endpoint:
+    def __init__(self, host, port, state_dir, retry_delays=None):
+        self.url = f'http://{host}:{port}'
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.runtimes = Runtimes(self.state_dir)
+        self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
+        self.events = AsyncInvoker(self.lambdas, self.state_dir,
+                                   **({'retry_delays': retry_delays} if retry_delays else {}))
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        # moto calls the function inside the S3 request and swallows its errors; S3 delivers
+        # asynchronously, after the upload has been answered.
+        notifications._invoke_awslambda = self._deliver_s3_event
+
+    def _deliver_s3_event(self, account_id, event_body, function_arn, region_name):
+        bucket = event_body['Records'][0]['s3']['bucket']['name']
+        self.events.submit(account_id, region_name, function_arn,
+                           json.dumps(s3_event(event_body, bucket, account_id)).encode())
+
+    def __call__(self, environ, start_response):
+        path = environ.get('PATH_INFO', '')
+        if path == '/_local/health':
+            return Response(json.dumps({'status': 'ok', 'environments':
+                                        self.lambdas.environments()}),
+                            content_type='application/json')(environ, start_response)
+        match = INVOKE_PATH.match(path)
+        if match and environ.get('REQUEST_METHOD') == 'POST':
+            return self.invoke(Request(environ), match['name'])(environ, start_response)
+        return self.moto(environ, start_response)
+
+    def invoke(self, request, name):
+        region = region_of(request)
+        invocation_type = request.headers.get('X-Amz-Invocation-Type', 'RequestResponse')
+        try:
+            spec, reserved = self.lambdas.spec(DEFAULT_ACCOUNT_ID, region, name,
+                                               request.args.get('Qualifier'))
+        except FunctionNotFound as error:
+            return lambda_error(404, 'ResourceNotFoundException', str(error))
+        payload = request.get_data() or b'{}'
+        if invocation_type == 'DryRun':
+            return Response(status=204)
+        if invocation_type == 'Event':
+            self.events.submit(DEFAULT_ACCOUNT_ID, region, name, payload)
+            return Response(status=202)
+        try:
+            request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
+        except Throttled as error:
+            return lambda_error(429, 'TooManyRequestsException', str(error))
+        except Exception as error:  # the endpoint's own failure, reported as Lambda would
+            logging.getLogger(__name__).exception('invocation of %s failed', name)
+            return lambda_error(500, 'ServiceException', f'{type(error).__name__}: {error}')
+        headers = {'X-Amz-Executed-Version': spec.version, 'x-amzn-RequestId': request_id}
+        if not outcome.ok:
+            headers['X-Amz-Function-Error'] = 'Unhandled'
+        if request.headers.get('X-Amz-Log-Type') == 'Tail':
+            tail = '\n'.join(outcome.log_lines).encode()[-LOG_TAIL_BYTES:]
+            headers['X-Amz-Log-Result'] = base64.b64encode(tail).decode()
+        return Response(outcome.payload, status=200, headers=headers,
+                        content_type='application/json')
+
+    def close(self):
+        self.events.close()
+        self.lambdas.close()
+
+
+def lambda_error(status, error_type, message):
+    return Response(json.dumps({'Type': 'User', 'Message': message, 'message': message}),
+                    status=status, headers={'x-amzn-ErrorType': error_type},
+                    content_type='application/json')
+
+
+def serve(host, port, state_dir, retry_delays=None):
+    endpoint = Endpoint(host, port, state_dir, retry_delays)
+    server = make_server(host, port, endpoint, threaded=True, request_handler=MotoRequestHandler)
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f'local AWS endpoint on {endpoint.url} (state in {endpoint.state_dir})', flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        endpoint.close()
+        print('local AWS endpoint stopped', flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m local_endpoint')
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=int(os.environ.get('LOCAL_PORT', DEFAULT_PORT)))
+    parser.add_argument('--state-dir', default='.local')
+    parser.add_argument('--retry-delays', default=os.environ.get('LOCAL_RETRY_DELAYS', '1,2'),
+                        help='seconds before the 2nd and 3rd attempts of a failed async event')
+    arguments = parser.parse_args(argv)
+    logging.getLogger('werkzeug').setLevel(logging.WARNING)
+    delays = tuple(float(value) for value in arguments.retry_delays.split(',') if value)
+    serve(arguments.host, arguments.port, arguments.state_dir, delays)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
