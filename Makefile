@@ -19,6 +19,22 @@ TESTS ?=
 NOSE2_FLAGS ?=
 #: interleaved rounds per input in make bench-resize
 BENCH_ROUNDS ?= 15
+#: port of the local AWS endpoint (make up)
+LOCAL_PORT ?= 4566
+#: region the local endpoint's resources live in
+LOCAL_REGION ?= us-east-1
+#: where the local endpoint keeps its log, pid and caches
+LOCAL_STATE ?= $(ROOT)/.local
+#: seconds before the 2nd and 3rd attempts of a failed async event, locally (AWS: ~60,120)
+LOCAL_RETRY_DELAYS ?= 1,2
+
+LOCAL_URL = http://127.0.0.1:$(LOCAL_PORT)
+LOCAL_PID = $(LOCAL_STATE)/endpoint.pid
+# moto's account; the local endpoint accepts the credentials test / test.
+LOCAL_ENV = AWS_ENDPOINT_URL=$(LOCAL_URL) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+  AWS_REGION=$(LOCAL_REGION) AWS_DEFAULT_REGION=$(LOCAL_REGION)
+HEALTHY = $(VENV_PYTHON) -c 'import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+  $(LOCAL_URL)/_local/health >/dev/null 2>&1
 
 INFRA_DIR := .build/infra
 DOCUMENT = $(TOOLS) -m deploy.documents --upload-bucket $(UPLOAD_BUCKET) \
@@ -30,8 +46,9 @@ function_arn = $1=$$($(AWS) lambda get-function --function-name $2 --query Confi
   && $1= || { cat $(INFRA_DIR)/error.txt >&2; exit 1; }; }
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap imagemagick test test-unit test-integration bench-resize \
-  build size create update deploy delete clean infra wire url upload destroy
+.PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
+  build size create update deploy delete clean infra wire url upload destroy \
+  up down local-env demo
 
 help: ## this list
 	@echo "Image resize service: targets"
@@ -39,10 +56,17 @@ help: ## this list
 	@echo ""
 	@echo "Each function folder (image_resize/, image_list/) has make help of its own."
 
-bootstrap: $(VENV_STAMP) imagemagick ## create .venv from requirements.txt and check ImageMagick
+bootstrap: $(VENV_STAMP) imagemagick curl ## create .venv from requirements.txt; check ImageMagick and curl
 
 imagemagick: $(VENV_STAMP) ## make sure ImageMagick's library is installed (apt-get when root)
 	@tools/ensure-imagemagick $(VENV_PYTHON)
+
+curl: ## make sure curl is installed (make upload uses it; apt-get when root)
+	@command -v curl >/dev/null 2>&1 || { \
+	  if test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1; then \
+	    echo "curl is missing; installing it with apt-get." >&2; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >&2; \
+	  else echo "error: curl is missing. Install it with: sudo apt-get install -y curl" >&2; exit 1; fi; }
 
 test: bootstrap ## run the whole test suite (nose2)
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) $(TESTS)
@@ -163,3 +187,39 @@ destroy: ## delete both functions, their logs and roles, and both buckets with e
 	done
 	@rm -rf $(INFRA_DIR)
 	@echo "destroyed"
+
+up: bootstrap ## start the local AWS endpoint in the background and wait until it answers
+	@if $(HEALTHY); then echo "local endpoint already up at $(LOCAL_URL)"; exit 0; fi; \
+	mkdir -p $(LOCAL_STATE); \
+	PYTHONPATH=$(ROOT) nohup $(VENV_PYTHON) -m local_endpoint --port $(LOCAL_PORT) \
+	  --state-dir $(LOCAL_STATE) --retry-delays $(LOCAL_RETRY_DELAYS) \
+	  > $(LOCAL_STATE)/endpoint.log 2>&1 & echo $$! > $(LOCAL_PID); \
+	for attempt in $$(seq 1 150); do \
+	  if $(HEALTHY); then echo "local endpoint up at $(LOCAL_URL) (log: $(LOCAL_STATE)/endpoint.log)"; exit 0; fi; \
+	  kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
+	echo "error: the local endpoint did not start; its log says:" >&2; tail -n 20 $(LOCAL_STATE)/endpoint.log >&2; exit 1
+
+down: ## stop the local endpoint and every function environment it runs
+	@if test -f $(LOCAL_PID) && kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null; then \
+	  kill $$(cat $(LOCAL_PID)); \
+	  for attempt in $$(seq 1 50); do kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
+	  kill -9 $$(cat $(LOCAL_PID)) 2>/dev/null; echo "local endpoint stopped"; \
+	else echo "local endpoint not running"; fi; rm -f $(LOCAL_PID)
+
+local-env: ## print the export lines that point awscli, boto3 and make at the local endpoint
+	@echo 'unset AWS_PROFILE AWS_SESSION_TOKEN'
+	@echo 'export AWS_ENDPOINT_URL=$(LOCAL_URL)'
+	@echo 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test'
+	@echo 'export AWS_REGION=$(LOCAL_REGION) AWS_DEFAULT_REGION=$(LOCAL_REGION)'
+	@echo 'export UPLOAD_BUCKET=$(APP)-uploads-123456789012-$(LOCAL_REGION)'
+	@echo 'export RESIZED_BUCKET=$(APP)-resized-123456789012-$(LOCAL_REGION)'
+	@echo "export GALLERY_URL=$$($(LOCAL_ENV) $(AWS) lambda get-function-url-config \
+	  --function-name $(LIST_FUNCTION) --query FunctionUrl --output text 2>/dev/null)"
+
+demo: bootstrap ## the whole service on the local endpoint: up, infra, deploy, upload, report
+	@$(MAKE) --no-print-directory up
+	@eval "$$($(MAKE) -s local-env)" && \
+	  $(MAKE) --no-print-directory infra deploy && \
+	  $(TOOLS) -m local_endpoint.demo sample $(LOCAL_STATE)/sample.jpg && \
+	  $(MAKE) --no-print-directory upload FILE=$(LOCAL_STATE)/sample.jpg && \
+	  eval "$$($(MAKE) -s local-env)" && $(TOOLS) -m local_endpoint.demo summary

@@ -180,7 +180,8 @@ def resize_object(bucket, key, version, settings):
     s3.put_object(
         Bucket=settings.resized_bucket, Key=key, Body=resized.data,
         ContentType=resized.mime_type, CacheControl=settings.cache_control,
-        Metadata={'source-width': str(source_width), 'source-height': str(source_height),
+        Metadata={'width': str(width), 'height': str(height),
+                  'source-width': str(source_width), 'source-height': str(source_height),
                   'source-bytes': str(len(blob))})
     # Only now, with the copy safely written, may the original go.
     deleted = settings.delete_original and _delete_original(source, response['ETag'])

@@ -20,7 +20,9 @@ from moto.s3 import notifications
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from local_endpoint import post_policy
 from local_endpoint.events import AsyncInvoker, s3_event
+from local_endpoint.http_front import FunctionUrls
 from local_endpoint.lambda_service import FunctionNotFound, LambdaService, Throttled
 from local_endpoint.runtimes import Runtimes
 
@@ -43,6 +45,7 @@ class Endpoint:
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
+        self.urls = FunctionUrls(self.url, self.lambdas)
         self.moto = DomainDispatcherApplication(create_backend_app)
         # moto calls the function inside the S3 request and swallows its errors; S3 delivers
         # asynchronously, after the upload has been answered.
@@ -62,6 +65,13 @@ class Endpoint:
         match = INVOKE_PATH.match(path)
         if match and environ.get('REQUEST_METHOD') == 'POST':
             return self.invoke(Request(environ), match['name'])(environ, start_response)
+        if self.urls.handles(path):
+            return self.urls(Request(environ))(environ, start_response)
+        if post_policy.is_form_upload(environ):
+            try:
+                environ = post_policy.check(environ)
+            except post_policy.Refused as refusal:
+                return refusal.response()(environ, start_response)
         return self.moto(environ, start_response)
 
     def invoke(self, request, name):

@@ -61,6 +61,7 @@ class ResizeHandlerTest(MotoTestCase):
         self.assertEqual(head['CacheControl'], 'max-age=86400')
         self.assertEqual(head['Metadata']['source-width'], '800')
         self.assertEqual(head['Metadata']['source-height'], '600')
+        self.assertEqual((head['Metadata']['width'], head['Metadata']['height']), ('400', '300'))
         body = self.s3.get_object(Bucket=RESIZED, Key='uploads/photo.jpg')['Body'].read()
         with Image(blob=body) as image:
             self.assertEqual(image.size, (400, 300))

@@ -1,0 +1,57 @@
+"""The pieces of `make demo` that are not make: a sample photo, and the closing summary.
+
+    python -m local_endpoint.demo sample PATH
+    python -m local_endpoint.demo summary
+"""
+import os
+import sys
+
+import boto3
+from wand.image import Image
+
+
+def sample(path, width=4000, height=3000):
+    """A 12 MP JPEG made on the spot (nothing is fetched): a plasma, like a photo's detail."""
+    if not os.path.exists(path):
+        with Image(width=width, height=height, pseudo='plasma:') as image:
+            image.format = 'jpeg'
+            image.compression_quality = 90
+            image.save(filename=path)
+    print(f'sample image: {path} ({width}x{height}, {os.path.getsize(path):,} bytes)')
+
+
+def summary():
+    s3, logs = boto3.client('s3'), boto3.client('logs')
+    bucket = os.environ['RESIZED_BUCKET']
+    newest = s3.list_objects_v2(Bucket=bucket, Prefix='uploads/', MaxKeys=1).get('Contents')
+    if not newest:
+        print('error: nothing in the resized bucket', file=sys.stderr)
+        return 1
+    key = newest[0]['Key']
+    metadata = s3.head_object(Bucket=bucket, Key=key)['Metadata']
+    events = logs.filter_log_events(logGroupName='/aws/lambda/ResizeImage')['events']
+    reports = [event['message'] for event in events if event['message'].startswith('REPORT')]
+    print()
+    print(f'Gallery:  {os.environ.get("GALLERY_URL", "(make url)")}')
+    print(f'Resized:  s3://{bucket}/{key}: {metadata.get("width")}x{metadata.get("height")} '
+          f'(from {metadata.get("source-width")}x{metadata.get("source-height")})')
+    print(f'Function: {reports[-1].strip() if reports else "(no REPORT line yet)"}')
+    print()
+    print('The endpoint keeps running: open the gallery, or eval "$(make -s local-env)" and use')
+    print('make upload, make logs, make invoke... make down stops it.')
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['sample'] and len(argv) == 2:
+        sample(argv[1])
+        return 0
+    if argv == ['summary']:
+        return summary()
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
