@@ -209,6 +209,10 @@ class ExecutionEnvironment:
                 break
         duration = (time.monotonic() - started) * 1000
         peak = max(peak, self.memory()[1])
+        if peak > limit and self._killed_for is None:
+            # Over the limit between two polls: Lambda would have stopped it there.
+            self.kill('memory')
+            pending.kind = None
         outcome = Outcome(ok=pending.kind == 'response', payload=pending.body,
                           error_type=pending.error_type, duration_ms=duration,
                           max_memory_mb=-(-peak // (1024 * 1024)),

@@ -16,7 +16,8 @@ from werkzeug.formparser import parse_form_data
 from werkzeug.wrappers import Response
 
 LOCAL_CREDENTIALS = {'test': 'test'}
-IGNORED_FIELDS = ('x-amz-signature', 'file', 'policy')
+# Fields no condition needs to name: the signature (SigV4 or SigV2), the policy, the file.
+IGNORED_FIELDS = ('x-amz-signature', 'signature', 'awsaccesskeyid', 'file', 'policy')
 
 
 class Refused(Exception):
@@ -56,14 +57,18 @@ def check(environ, credentials=LOCAL_CREDENTIALS, now=None):
 def verify(fields, bucket, size, credentials, now):
     if 'policy' not in fields:
         raise Refused(403, 'AccessDenied', 'Access Denied')
-    credential = fields.get('x-amz-credential', '')
-    access_key, _, scope = credential.partition('/')
+    if 'x-amz-credential' in fields:  # SigV4
+        access_key, _, scope = fields['x-amz-credential'].partition('/')
+        given = fields.get('x-amz-signature', '')
+        expected = lambda secret: signature(secret, scope, fields['policy'])
+    else:  # SigV2, which S3 still accepts for POST (and botocore's default presigns)
+        access_key, given = fields.get('awsaccesskeyid', ''), fields.get('signature', '')
+        expected = lambda secret: signature_v2(secret, fields['policy'])
     if access_key not in credentials:
         raise Refused(403, 'InvalidAccessKeyId',
                       'The AWS Access Key Id you provided does not exist in our records.',
                       AWSAccessKeyId=access_key)
-    if not hmac.compare_digest(signature(credentials[access_key], scope, fields['policy']),
-                               fields.get('x-amz-signature', '')):
+    if not hmac.compare_digest(expected(credentials[access_key]), given):
         raise Refused(403, 'SignatureDoesNotMatch',
                       'The request signature we calculated does not match the signature you '
                       'provided. Check your key and signing method.')
@@ -130,3 +135,7 @@ def signature(secret, scope, policy):
     for part in (date, region, service, 'aws4_request'):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return hmac.new(key, policy.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_v2(secret, policy):
+    return base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()

@@ -1,0 +1,326 @@
+"""The whole service on the local endpoint: make up, make infra create, real uploads.
+
+The endpoint runs as users run it (`make up`, in a copy of the project, on a free port) and
+every function runs from its deployed zip through awslambdaric.
+"""
+import concurrent.futures
+import io
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+import boto3
+from botocore.config import Config
+
+from tests import images
+from tests.workspace import ProjectCopyTestCase, make
+
+REGION = 'us-east-1'
+UPLOAD_BUCKET = f'image-service-uploads-123456789012-{REGION}'
+RESIZED_BUCKET = f'image-service-resized-123456789012-{REGION}'
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def function_zip(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w') as archive:
+        archive.writestr('handler.py', source)
+    return buffer.getvalue()
+
+
+def post_form(form, body, content_type='image/jpeg', name='photo.jpg'):
+    """A browser-style multipart POST of a presigned form; returns (status, body)."""
+    boundary = 'test-boundary-7d1f'
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
+             .encode() for field, value in [*form['fields'].items(), ('Content-Type', content_type)]]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                 + body + f'\r\n--{boundary}--\r\n'.encode())
+    request = urllib.request.Request(form['url'], data=b''.join(parts), method='POST', headers={
+        'Content-Type': f'multipart/form-data; boundary={boundary}'})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class LocalEndpointTest(ProjectCopyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.port = free_port()
+        cls.state = os.path.join(cls.root, '.local')
+        cls.settings = [f'LOCAL_PORT={cls.port}', 'LOCAL_RETRY_DELAYS=0.2,0.2']
+        cls.url = f'http://127.0.0.1:{cls.port}'
+        make(cls.root, 'up', *cls.settings)
+        cls.environment = {name: value for name, value in os.environ.items()
+                           if not name.startswith('AWS_')}
+        cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',
+                                'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION,
+                                'AWS_CONFIG_FILE': os.devnull,
+                                'AWS_SHARED_CREDENTIALS_FILE': os.devnull})
+        cls.run_make('infra', 'create')
+        cls.gallery = cls.client('lambda').get_function_url_config(
+            FunctionName='ListImage')['FunctionUrl']
+
+    @classmethod
+    def tearDownClass(cls):
+        make(cls.root, 'down', *cls.settings, check=False)
+        super().tearDownClass()
+
+    @classmethod
+    def run_make(cls, *arguments, check=True):
+        return make(cls.root, *arguments, *cls.settings, env=cls.environment, check=check)
+
+    @classmethod
+    def client(cls, service):
+        return boto3.client(service, endpoint_url=cls.url, region_name=REGION,
+                            aws_access_key_id='test', aws_secret_access_key='test',
+                            config=Config(retries={'max_attempts': 1}, read_timeout=120))
+
+    def upload_form(self, expires=None, max_bytes=None, signature_version='s3v4'):
+        """The gallery's own form (GET /presign), or one signed here with other limits."""
+        if expires is None and max_bytes is None:
+            with urllib.request.urlopen(self.gallery + 'presign') as response:
+                return json.load(response)
+        key = f'uploads/test-{time.time_ns()}'
+        client = boto3.client('s3', endpoint_url=self.url, region_name=REGION,
+                              aws_access_key_id='test', aws_secret_access_key='test',
+                              config=Config(signature_version=signature_version))
+        expires, max_bytes = expires or 3600, max_bytes or 20 * 1024 * 1024
+        post = client.generate_presigned_post(
+            UPLOAD_BUCKET, key, Conditions=[['content-length-range', 1, max_bytes],
+                                            ['starts-with', '$Content-Type', 'image/']],
+            ExpiresIn=expires)
+        return dict(post, key=key)
+
+    def wait_for(self, predicate, seconds=60, what='condition'):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        self.fail(f'timed out after {seconds} s waiting for {what}')
+
+    def exists(self, bucket, key):
+        try:
+            return self.client('s3').head_object(Bucket=bucket, Key=key)
+        except self.client('s3').exceptions.ClientError:
+            return None
+
+    def log_messages(self, function):
+        """Everything the function logged; nothing yet if it never ran."""
+        logs = self.client('logs')
+        pages = logs.get_paginator('filter_log_events').paginate(
+            logGroupName=f'/aws/lambda/{function}')
+        try:
+            return [event['message'] for page in pages for event in page['events']]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    def deploy_function(self, name, source, **settings):
+        lambdas = self.client('lambda')
+        lambdas.create_function(FunctionName=name, Runtime='python3.12',
+                                Role='arn:aws:iam::123456789012:role/image-service-ResizeImage',
+                                Handler='handler.handler', Code={'ZipFile': function_zip(source)},
+                                **settings)
+        self.addCleanup(lambdas.delete_function, FunctionName=name)
+        return lambdas
+
+    # -- uploads --------------------------------------------------------------------------
+
+    def test_a_curl_upload_comes_out_resized_and_in_the_gallery(self):
+        photo = os.path.join(self.root, 'curl-photo.jpg')
+        with open(photo, 'wb') as handle:
+            handle.write(images.jpeg(1600, 1200))
+        result = self.run_make('upload', f'FILE={photo}')
+        self.assertIn('curl --silent --show-error --fail-with-body', result.stdout)
+        self.assertIn('resized: s3://', result.stdout)
+        key = result.stdout.split('uploaded ')[1].split(f's3://{UPLOAD_BUCKET}/')[1].split()[0]
+        head = self.exists(RESIZED_BUCKET, key)
+        self.assertEqual((head['Metadata']['width'], head['Metadata']['height']), ('400', '300'))
+        self.assertIsNone(self.exists(UPLOAD_BUCKET, key), 'the original is removed')
+        with urllib.request.urlopen(self.gallery) as page:
+            self.assertEqual(page.headers['Content-Type'], 'text/html; charset=utf-8')
+            self.assertIn(key, page.read().decode())
+        reports = [line for line in self.log_messages('ResizeImage') if line.startswith('REPORT')]
+        self.assertTrue(reports)
+        self.assertRegex(reports[-1], r'^REPORT RequestId: [0-9a-f-]{36}\tDuration: [\d.]+ ms\t'
+                                      r'Billed Duration: \d+ ms\tMemory Size: 1024 MB\t'
+                                      r'Max Memory Used: \d+ MB\t')
+
+    def test_refused_uploads_get_s3s_error_and_trigger_nothing(self):
+        before = len(self.log_messages('ResizeImage'))
+        cases = []
+        form = self.upload_form(max_bytes=1000)
+        cases.append(('too big', form, post_form(form, b'x' * 2000), 400, 'EntityTooLarge'))
+        form = self.upload_form()
+        cases.append(('wrong type', form, post_form(form, images.jpeg(), 'text/plain'), 403,
+                      'Policy Condition failed'))
+        form = self.upload_form(expires=1)
+        time.sleep(1.5)
+        cases.append(('expired', form, post_form(form, images.jpeg()), 403, 'Policy expired'))
+        form = self.upload_form()
+        form['fields']['x-amz-signature'] = '0' * 64
+        cases.append(('forged', form, post_form(form, images.jpeg()), 403,
+                      'SignatureDoesNotMatch'))
+        form = self.upload_form(max_bytes=1000, signature_version='s3')
+        cases.append(('too big, SigV2', form, post_form(form, b'x' * 2000), 400,
+                      'EntityTooLarge'))
+        for name, form, (status, body), expected_status, words in cases:
+            with self.subTest(name):
+                self.assertEqual(status, expected_status, body)
+                self.assertIn(b'<Error><Code>', body)
+                self.assertIn(words.encode(), body)
+                self.assertIsNone(self.exists(UPLOAD_BUCKET, form['key']))
+        time.sleep(1)
+        self.assertEqual(len(self.log_messages('ResizeImage')), before, 'no invocation')
+
+    def test_a_non_image_is_kept_tagged_and_logged(self):
+        form = self.upload_form()
+        status, _ = post_form(form, b'just text, named photo.jpg\n')
+        self.assertEqual(status, 204)
+        key = form['key']
+
+        def tags():
+            tag_set = self.client('s3').get_object_tagging(Bucket=UPLOAD_BUCKET, Key=key)['TagSet']
+            return {tag['Key']: tag['Value'] for tag in tag_set}
+
+        self.wait_for(lambda: 'resize-status' in tags(), what='the rejection tag')
+        self.assertEqual(tags()['resize-reason'], 'unsupported-format')
+        self.assertTrue(any(key in line and '"rejected"' in line
+                            for line in self.log_messages('ResizeImage')))
+        with urllib.request.urlopen(f'{self.gallery}status?key={key}') as response:
+            self.assertEqual(json.load(response)['state'], 'rejected')
+
+    def test_fifty_concurrent_uploads_all_resized_once(self):
+        photo = images.jpeg(800, 600)
+        forms = [self.upload_form() for _ in range(50)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+            statuses = list(pool.map(lambda form: post_form(form, photo)[0], forms))
+        self.assertEqual(statuses, [204] * 50)
+        keys = {form['key'] for form in forms}
+        self.wait_for(lambda: all(self.exists(RESIZED_BUCKET, key) for key in keys),
+                      seconds=120, what='50 resized images')
+        resized = [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
+                   if line.startswith('{') and '"resized"' in line]
+        self.assertEqual(sorted(key for key in resized if key in keys), sorted(keys),
+                         'each upload resized exactly once')
+
+    # -- the runtime ----------------------------------------------------------------------
+
+    def test_a_function_that_raises_is_retried_twice_then_recorded(self):
+        self.deploy_function('Fails', 'def handler(event, context):\n'
+                                      '    raise RuntimeError("always")\n')
+        self.client('lambda').invoke(FunctionName='Fails', InvocationType='Event',
+                                     Payload=b'{"n": 1}')
+        failed = os.path.join(self.state, 'failed-events.jsonl')
+        record = self.wait_for(lambda: os.path.exists(failed) and [
+            json.loads(line) for line in open(failed) if '"Fails"' in line], seconds=30,
+            what='the failed-event record')[0]
+        self.assertEqual((record['attempts'], record['event']), (3, {'n': 1}))
+        starts = [line for line in self.log_messages('Fails') if line.startswith('START')]
+        self.assertEqual(len(starts), 3)
+        self.assertTrue(any(line.startswith('FAILED EVENT after 3 attempts')
+                            for line in self.log_messages('Fails')))
+
+    def test_timeout_and_memory_limit_stop_the_function(self):
+        lambdas = self.deploy_function('Sleeps', 'import time\n'
+                                       'def handler(event, context):\n    time.sleep(30)\n',
+                                       Timeout=1)
+        response = lambdas.invoke(FunctionName='Sleeps')
+        self.assertEqual(response['FunctionError'], 'Unhandled')
+        error = json.loads(response['Payload'].read())
+        self.assertEqual(error['errorType'], 'Sandbox.Timedout')
+        self.assertIn('Task timed out after 1.00 seconds', error['errorMessage'])
+        lambdas = self.deploy_function('Hungry', 'def handler(event, context):\n'
+                                       '    block = bytearray(400 * 1024 * 1024)\n'
+                                       '    return len(block)\n', MemorySize=128)
+        response = lambdas.invoke(FunctionName='Hungry')
+        self.assertEqual(json.loads(response['Payload'].read())['errorType'],
+                         'Runtime.OutOfMemory')
+        self.assertTrue(any('Status: error\tError Type: Runtime.OutOfMemory' in line
+                            for line in self.log_messages('Hungry')))
+
+    def test_a_dependency_missing_from_the_zip_fails_even_though_venv_has_it(self):
+        lambdas = self.deploy_function('NoJinja', 'import jinja2\n'
+                                       'def handler(event, context):\n    return 1\n')
+        response = lambdas.invoke(FunctionName='NoJinja')
+        error = json.loads(response['Payload'].read())
+        self.assertEqual(error['errorType'], 'Runtime.ImportModuleError')
+        self.assertIn("No module named 'jinja2'", error['errorMessage'])
+
+    def test_lambdas_environment_variables_are_set(self):
+        lambdas = self.deploy_function(
+            'Env', 'import os, sys\ndef handler(event, context):\n'
+                   '    return {name: os.environ.get(name) for name in ('
+                   '"AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV", "_HANDLER", "TZ", '
+                   '"AWS_LAMBDA_LOG_GROUP_NAME", "MINE")} | {"python": "%d.%d" % sys.version_info[:2]}\n',
+            Environment={'Variables': {'MINE': 'yes'}})
+        result = json.loads(lambdas.invoke(FunctionName='Env')['Payload'].read())
+        self.assertEqual(result['AWS_LAMBDA_FUNCTION_NAME'], 'Env')
+        self.assertEqual(result['AWS_EXECUTION_ENV'], 'AWS_Lambda_python3.12')
+        self.assertEqual((result['_HANDLER'], result['TZ'], result['MINE']),
+                         ('handler.handler', ':UTC', 'yes'))
+        self.assertEqual(result['AWS_LAMBDA_LOG_GROUP_NAME'], '/aws/lambda/Env')
+
+    def test_make_invoke_prints_the_result_and_the_log_tail(self):
+        result = self.run_make('invoke', '--directory=image_list')
+        self.assertIn('"statusCode": 200', result.stdout)
+        self.assertIn('Log tail:', result.stdout)
+        self.assertIn('REPORT RequestId:', result.stdout)
+
+
+class ShutdownTest(ProjectCopyTestCase):
+    def test_down_leaves_no_stray_processes(self):
+        port = free_port()
+        make(self.root, 'up', f'LOCAL_PORT={port}')
+        environment = {name: value for name, value in os.environ.items()
+                       if not name.startswith('AWS_')}
+        environment.update({'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}',
+                            'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test',
+                            'AWS_DEFAULT_REGION': REGION})
+        clients = {service: boto3.client(service, endpoint_url=f'http://127.0.0.1:{port}',
+                                         region_name=REGION, aws_access_key_id='test',
+                                         aws_secret_access_key='test')
+                   for service in ('lambda', 'iam')}
+        role = clients['iam'].create_role(RoleName='r', AssumeRolePolicyDocument=json.dumps({
+            'Version': '2012-10-17', 'Statement': [{
+                'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'},
+                'Action': 'sts:AssumeRole'}]}))['Role']['Arn']
+        lambdas = clients['lambda']
+        lambdas.create_function(FunctionName='Warm', Runtime='python3.12', Role=role,
+                                Handler='handler.handler',
+                                Code={'ZipFile': function_zip('def handler(e, c):\n    return 1\n')})
+        self.assertEqual(lambdas.invoke(FunctionName='Warm')['Payload'].read(), b'1')
+        state = os.path.join(self.root, '.local')
+        self.assertTrue(self.processes_using(state), 'a warm environment is running')
+        make(self.root, 'down', f'LOCAL_PORT={port}')
+        self.assertEqual(self.processes_using(state), [])
+
+    @staticmethod
+    def processes_using(state):
+        """Processes started with the state folder, or working in it (function environments
+        run in their unpacked task root under it)."""
+        found = []
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                cwd = os.readlink(f'/proc/{pid}/cwd')
+                with open(f'/proc/{pid}/cmdline', 'rb') as handle:
+                    command = handle.read().replace(b'\0', b' ').decode(errors='replace')
+            except OSError:
+                continue
+            if cwd.startswith(state) or state in command:
+                found.append(f'{pid} {command}')
+        return found
