@@ -1,8 +1,10 @@
-"""Function URLs, served: each request becomes a payload 2.0 event, each result a response.
+"""Function URLs and HTTP APIs, served: each request a payload 2.0 event, each result a response.
 
-moto stores function URL configurations but serves nothing; here every URL it creates is
-``http://127.0.0.1:<port>/lambda-url/<id>/``, stable for the endpoint's life, and requests to
-it run the function as Lambda's front end does.
+moto stores function URL configurations and APIs but serves nothing. Here every function URL
+it creates is ``http://127.0.0.1:<port>/lambda-url/<id>/`` and every HTTP API's endpoint
+``http://127.0.0.1:<port>/execute-api/<id>/``, stable for the endpoint's life. A request runs
+the function, as Lambda's front end or an HTTP API quick create (`create-api --target`, its
+$default route and stage) does.
 """
 import base64
 import json
@@ -11,54 +13,72 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
+from moto.apigatewayv2 import models as apigateway_models
 from moto.awslambda import models as lambda_models
 from werkzeug.wrappers import Response
 
 from local_endpoint.lambda_service import FunctionNotFound, Throttled
 
-PREFIX = '/lambda-url/'
+URL_PREFIX = '/lambda-url/'
+API_PREFIX = '/execute-api/'
 TEXT_TYPES = ('text/', 'application/json', 'application/xml', 'application/javascript',
               'application/x-www-form-urlencoded')
 
 
-class FunctionUrls:
+class HttpFront:
     def __init__(self, endpoint_url, lambdas):
         self.endpoint_url = endpoint_url
         self.lambdas = lambdas
-        self.index = {}  # url id -> (account, region, function name)
-        original = lambda_models.FunctionUrlConfig.__init__
-        urls = self
+        self.functions = {}  # (prefix, id) -> (account, region, function name)
+        front = self
+        original_url = lambda_models.FunctionUrlConfig.__init__
 
         def local_url(url_config, function, config):  # moto passes function=, config=
-            original(url_config, function, config)
+            original_url(url_config, function, config)
             url_id = url_config.url.split('//', 1)[1].split('.', 1)[0]
-            url_config.url = f'{urls.endpoint_url}{PREFIX}{url_id}/'
-            urls.index[url_id] = (function.account_id, function.region, function.function_name)
+            url_config.url = f'{front.endpoint_url}{URL_PREFIX}{url_id}/'
+            front.functions[URL_PREFIX, url_id] = (function.account_id, function.region,
+                                                   function.function_name)
 
         lambda_models.FunctionUrlConfig.__init__ = local_url
+        original_api = apigateway_models.Api.__init__
+
+        def local_api(api, *arguments, **keywords):
+            original_api(api, *arguments, **keywords)
+            api.api_endpoint = f'{front.endpoint_url}{API_PREFIX}{api.api_id}'
+
+        apigateway_models.Api.__init__ = local_api
+
+    def quick_create(self, api_id, target, account):
+        """`create-api --target`: the API's $default route invokes that function."""
+        parts = target.split(':')
+        if len(parts) >= 7 and parts[5] == 'function':
+            self.functions[API_PREFIX, api_id] = (parts[4] or account, parts[3], parts[6])
 
     def handles(self, path):
-        return path.startswith(PREFIX)
+        return path.startswith((URL_PREFIX, API_PREFIX))
 
     def __call__(self, request):
-        url_id, _, rest = request.path[len(PREFIX):].partition('/')
-        if url_id not in self.index:
-            return json_response(404, {'Message': 'Not Found'})
-        account, region, name = self.index[url_id]
+        prefix = URL_PREFIX if request.path.startswith(URL_PREFIX) else API_PREFIX
+        front_id, _, rest = request.path[len(prefix):].partition('/')
+        if (prefix, front_id) not in self.functions:
+            return json_response(404, {'message': 'Not Found'})
+        account, region, name = self.functions[prefix, front_id]
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
-            return Response(status=308, headers={'Location': f'{PREFIX}{url_id}/'})
+            return Response(status=308, headers={'Location': f'{prefix}{front_id}/'})
         try:
             spec, reserved = self.lambdas.spec(account, region, name)
         except FunctionNotFound:
-            return json_response(404, {'Message': 'Not Found'})
-        event = payload_v2(request, url_id, '/' + rest, account)
+            return json_response(404, {'message': 'Not Found'})
+        event = payload_v2(request, front_id, '/' + rest, account)
         try:
             _, outcome = self.lambdas.invoke(spec, reserved, json.dumps(event).encode())
         except Throttled:
-            return json_response(429, {'Message': 'Too Many Requests'})
-        if not outcome.ok:
-            return json_response(502, {'Message': 'Internal Server Error'})
+            return json_response(429, {'message': 'Too Many Requests'})
+        if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
+            return json_response(502 if prefix == URL_PREFIX else 500,
+                                 {'message': 'Internal Server Error'})
         return response_from(outcome.payload)
 
 

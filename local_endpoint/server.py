@@ -5,6 +5,7 @@ package wherever moto cannot run code (Lambda invocations, S3 notifications).
 """
 import argparse
 import base64
+import io
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from local_endpoint import post_policy
 from local_endpoint.events import AsyncInvoker, s3_event
-from local_endpoint.http_front import FunctionUrls
+from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import FunctionNotFound, LambdaService, Throttled
 from local_endpoint.runtimes import Runtimes
 
@@ -45,7 +46,7 @@ class Endpoint:
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
-        self.urls = FunctionUrls(self.url, self.lambdas)
+        self.http = HttpFront(self.url, self.lambdas)
         self.moto = DomainDispatcherApplication(create_backend_app)
         # moto calls the function inside the S3 request and swallows its errors; S3 delivers
         # asynchronously, after the upload has been answered.
@@ -65,14 +66,36 @@ class Endpoint:
         match = INVOKE_PATH.match(path)
         if match and environ.get('REQUEST_METHOD') == 'POST':
             return self.invoke(Request(environ), match['name'])(environ, start_response)
-        if self.urls.handles(path):
-            return self.urls(Request(environ))(environ, start_response)
+        if self.http.handles(path):
+            return self.http(Request(environ))(environ, start_response)
+        if path.rstrip('/') == '/v2/apis' and environ.get('REQUEST_METHOD') == 'POST':
+            return self.create_api(environ, start_response)
         if post_policy.is_form_upload(environ):
             try:
                 environ = post_policy.check(environ)
             except post_policy.Refused as refusal:
                 return refusal.response()(environ, start_response)
         return self.moto(environ, start_response)
+
+    def create_api(self, environ, start_response):
+        """moto creates the API; a quick create's --target is wired here, as AWS does."""
+        body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))
+        environ = dict(environ, **{'wsgi.input': io.BytesIO(body)})
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return lambda data: None
+
+        answer = b''.join(self.moto(environ, capture))
+        try:
+            target = json.loads(body or b'{}').get('target')
+            if target and captured['status'].startswith('2'):
+                self.http.quick_create(json.loads(answer)['apiId'], target, DEFAULT_ACCOUNT_ID)
+        except (ValueError, KeyError):
+            pass
+        start_response(captured['status'], captured['headers'])
+        return [answer]
 
     def invoke(self, request, name):
         region = region_of(request)

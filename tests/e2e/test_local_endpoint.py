@@ -275,6 +275,40 @@ class LocalEndpointTest(ProjectCopyTestCase):
                          ('handler.handler', ':UTC', 'yes'))
         self.assertEqual(result['AWS_LAMBDA_LOG_GROUP_NAME'], '/aws/lambda/Env')
 
+    def test_function_urls_and_http_apis_map_requests_and_responses(self):
+        lambdas = self.deploy_function('Echo', (
+            'import base64, json\n'
+            'def handler(event, context):\n'
+            '    seen = {name: event.get(name) for name in ("version", "rawPath", "rawQueryString",\n'
+            '            "queryStringParameters", "cookies", "isBase64Encoded")}\n'
+            '    seen["method"] = event["requestContext"]["http"]["method"]\n'
+            '    seen["header"] = event["headers"].get("x-custom")\n'
+            '    seen["body"] = base64.b64decode(event["body"]).hex() if event["isBase64Encoded"] '
+            'else event.get("body")\n'
+            '    return {"statusCode": 201, "headers": {"Content-Type": "application/json", '
+            '"X-Echo": "yes"}, "cookies": ["a=1", "b=2; Path=/"], "body": json.dumps(seen)}\n'))
+        url = lambdas.create_function_url_config(FunctionName='Echo', AuthType='NONE')['FunctionUrl']
+        api = self.client('apigatewayv2').create_api(
+            Name='echo', ProtocolType='HTTP',
+            Target=lambdas.get_function(FunctionName='Echo')['Configuration']['FunctionArn'])
+        for base in (url, api['ApiEndpoint'] + '/'):
+            with self.subTest(base):
+                self.assertTrue(base.startswith(self.url))
+                request = urllib.request.Request(
+                    base + 'some/path?a=1&a=2&b=x', data=b'\x00\x01binary', method='POST',
+                    headers={'X-Custom': 'value', 'Cookie': 'c=3; d=4',
+                             'Content-Type': 'application/octet-stream'})
+                with urllib.request.urlopen(request) as response:
+                    self.assertEqual(response.status, 201)
+                    self.assertEqual(response.headers['X-Echo'], 'yes')
+                    self.assertEqual(response.headers.get_all('Set-Cookie'), ['a=1', 'b=2; Path=/'])
+                    seen = json.load(response)
+                self.assertEqual(seen, {
+                    'version': '2.0', 'rawPath': '/some/path', 'rawQueryString': 'a=1&a=2&b=x',
+                    'queryStringParameters': {'a': '1,2', 'b': 'x'}, 'cookies': ['c=3', 'd=4'],
+                    'isBase64Encoded': True, 'method': 'POST', 'header': 'value',
+                    'body': '0001' + b'binary'.hex()})
+
     def test_make_invoke_prints_the_result_and_the_log_tail(self):
         result = self.run_make('invoke', '--directory=image_list')
         self.assertIn('"statusCode": 200', result.stdout)
