@@ -29,7 +29,9 @@ LOCAL_STATE ?= $(ROOT)/.local
 LOCAL_RETRY_DELAYS ?= 1,2
 
 LOCAL_URL = http://127.0.0.1:$(LOCAL_PORT)
-LOCAL_PID = $(LOCAL_STATE)/endpoint.pid
+# Per port, so endpoints on two ports never take each other's pid file.
+LOCAL_PID = $(LOCAL_STATE)/endpoint-$(LOCAL_PORT).pid
+LOCAL_LOG = $(LOCAL_STATE)/endpoint-$(LOCAL_PORT).log
 # moto's account; the local endpoint accepts the credentials test / test.
 LOCAL_ENV = AWS_ENDPOINT_URL=$(LOCAL_URL) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   AWS_REGION=$(LOCAL_REGION) AWS_DEFAULT_REGION=$(LOCAL_REGION)
@@ -193,11 +195,11 @@ up: bootstrap ## start the local AWS endpoint in the background and wait until i
 	mkdir -p $(LOCAL_STATE); \
 	PYTHONPATH=$(ROOT) nohup $(VENV_PYTHON) -m local_endpoint --port $(LOCAL_PORT) \
 	  --state-dir $(LOCAL_STATE) --retry-delays $(LOCAL_RETRY_DELAYS) \
-	  > $(LOCAL_STATE)/endpoint.log 2>&1 & echo $$! > $(LOCAL_PID); \
+	  > $(LOCAL_LOG) 2>&1 & echo $$! > $(LOCAL_PID); \
 	for attempt in $$(seq 1 150); do \
-	  if $(HEALTHY); then echo "local endpoint up at $(LOCAL_URL) (log: $(LOCAL_STATE)/endpoint.log)"; exit 0; fi; \
+	  if $(HEALTHY); then echo "local endpoint up at $(LOCAL_URL) (log: $(LOCAL_LOG))"; exit 0; fi; \
 	  kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
-	echo "error: the local endpoint did not start; its log says:" >&2; tail -n 20 $(LOCAL_STATE)/endpoint.log >&2; exit 1
+	echo "error: the local endpoint did not start; its log says:" >&2; tail -n 20 $(LOCAL_LOG) >&2; exit 1
 
 down: ## stop the local endpoint and every function environment it runs
 	@if test -f $(LOCAL_PID) && kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null; then \
