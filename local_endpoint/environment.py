@@ -8,6 +8,7 @@ so a dependency missing from the zip fails here as it would on AWS.
 """
 import hashlib
 import io
+import json
 import os
 import signal
 import subprocess
@@ -228,7 +229,6 @@ class ExecutionEnvironment:
         return outcome
 
     def _death(self, request_id):
-        import json
         if self._killed_for == 'timeout':
             message = f'RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds'
             return 'Sandbox.Timedout', json.dumps({'errorType': 'Sandbox.Timedout',
@@ -244,7 +244,6 @@ class ExecutionEnvironment:
                                                 'errorMessage': message}).encode()
 
     def _init_failure(self, request_id):
-        import json
         if self.api.init_error is not None:
             body = self.api.init_error
             try:

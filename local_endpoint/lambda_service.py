@@ -155,7 +155,10 @@ class LambdaService:
             report += f'Init Duration: {outcome.init_duration_ms:.2f} ms\t'
         if not outcome.ok:
             report += f'Status: error\tError Type: {outcome.error_type}\t'
-        lines = ([f'START RequestId: {request_id} Version: {spec.version}']
+        notes = []
+        if outcome.init_duration_ms is not None and spec.runtime in self.runtimes.warnings:
+            notes = [f'[local endpoint] {self.runtimes.warnings[spec.runtime]}']
+        lines = ([f'START RequestId: {request_id} Version: {spec.version}'] + notes
                  + outcome.log_lines + [f'END RequestId: {request_id}', report])
         outcome.log_lines = lines
         logs = logs_backends[spec.account][spec.region]

@@ -1,0 +1,110 @@
+"""The local endpoint's pure parts: POST policy checks, response mapping, interpreter choice."""
+import base64
+import json
+import tempfile
+import unittest
+from datetime import datetime, timedelta, timezone
+
+from local_endpoint import post_policy
+from local_endpoint.http_front import response_from
+from local_endpoint.runtimes import Runtimes, pinned
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+SCOPE = '20261121/us-east-1/s3/aws4_request'
+
+
+def form(conditions, expires=NOW + timedelta(hours=1), **fields):
+    policy = base64.b64encode(json.dumps({
+        'expiration': expires.strftime('%Y-%m-%dT%H:%M:%SZ'), 'conditions': conditions}).encode()
+    ).decode()
+    values = {'policy': policy, 'x-amz-credential': f'test/{SCOPE}',
+              'x-amz-algorithm': 'AWS4-HMAC-SHA256', 'x-amz-date': '20261121T110000Z',
+              'x-amz-signature': post_policy.signature('test', SCOPE, policy)}
+    values.update(fields)
+    return values
+
+
+BASE = [{'bucket': 'b'}, ['starts-with', '$key', 'uploads/'], {'x-amz-algorithm': 'AWS4-HMAC-SHA256'},
+        {'x-amz-credential': f'test/{SCOPE}'}, {'x-amz-date': '20261121T110000Z'},
+        ['content-length-range', 1, 100], ['starts-with', '$Content-Type', 'image/']]
+
+
+class PostPolicyTest(unittest.TestCase):
+    def verify(self, fields, size=10):
+        post_policy.verify(fields, 'b', size, post_policy.LOCAL_CREDENTIALS, NOW)
+
+    def refused(self, fields, size=10):
+        with self.assertRaises(post_policy.Refused) as caught:
+            self.verify(fields, size)
+        return caught.exception
+
+    def test_a_good_form_passes(self):
+        self.verify(form(BASE, key='uploads/a', **{'content-type': 'image/png'}))
+
+    def test_each_refusal_has_s3s_code(self):
+        good = dict(key='uploads/a', **{'content-type': 'image/png'})
+        cases = [
+            (form(BASE, **good), 101, 400, 'EntityTooLarge'),
+            (form(BASE, **good), 0, 400, 'EntityTooSmall'),
+            (form(BASE, key='uploads/a', **{'content-type': 'text/html'}), 10, 403, 'AccessDenied'),
+            (form(BASE, key='elsewhere/a', **{'content-type': 'image/png'}), 10, 403,
+             'AccessDenied'),
+            (form(BASE, expires=NOW - timedelta(seconds=1), **good), 10, 403, 'AccessDenied'),
+            (form(BASE, acl='public-read', **good), 10, 403, 'AccessDenied'),
+            (dict(form(BASE, **good), **{'x-amz-signature': '0' * 64}), 10, 403,
+             'SignatureDoesNotMatch'),
+            (dict(form(BASE, **good), **{'x-amz-credential': f'nobody/{SCOPE}'}), 10, 403,
+             'InvalidAccessKeyId'),
+            ({'key': 'uploads/a'}, 10, 403, 'AccessDenied'),
+        ]
+        for fields, size, status, code in cases:
+            with self.subTest(code=code, fields=sorted(fields)):
+                refusal = self.refused(fields, size)
+                self.assertEqual((refusal.status, refusal.code), (status, code))
+                self.assertIn(f'<Code>{code}</Code>', refusal.response().get_data(as_text=True))
+
+    def test_extra_fields_are_named(self):
+        refusal = self.refused(form(BASE, key='uploads/a', acl='public-read',
+                                    **{'content-type': 'image/png'}))
+        self.assertIn('Extra input fields: acl', refusal.message)
+
+    def test_sigv2_forms_are_verified_too(self):
+        fields = form(BASE, key='uploads/a', **{'content-type': 'image/png'})
+        for name in ('x-amz-credential', 'x-amz-signature'):
+            del fields[name]
+        conditions = [condition for condition in BASE if 'x-amz-credential' not in condition]
+        policy = base64.b64encode(json.dumps({'expiration': '2026-11-21T13:00:00Z',
+                                              'conditions': conditions}).encode()).decode()
+        fields.update(policy=policy, awsaccesskeyid='test',
+                      signature=post_policy.signature_v2('test', policy))
+        self.verify(fields)
+        fields['signature'] = 'forged'
+        self.assertEqual(self.refused(fields).code, 'SignatureDoesNotMatch')
+
+
+class ResponseMappingTest(unittest.TestCase):
+    def test_a_response_object(self):
+        response = response_from(json.dumps({
+            'statusCode': 404, 'headers': {'Content-Type': 'text/plain'}, 'cookies': ['a=1'],
+            'body': base64.b64encode(b'\x00bin').decode(), 'isBase64Encoded': True}).encode())
+        self.assertEqual((response.status_code, response.headers['Content-Type']),
+                         (404, 'text/plain'))
+        self.assertEqual(response.headers.getlist('Set-Cookie'), ['a=1'])
+        self.assertEqual(response.get_data(), b'\x00bin')
+
+    def test_anything_else_is_json_with_200(self):
+        response = response_from(b'{"hello": "world"}')
+        self.assertEqual((response.status_code, response.content_type), (200, 'application/json'))
+        self.assertEqual(response.get_data(), b'{"hello": "world"}')
+
+
+class RuntimesTest(unittest.TestCase):
+    def test_a_missing_python_falls_back_with_a_warning(self):
+        runtimes = Runtimes(tempfile.mkdtemp())
+        self.assertTrue(runtimes.interpreter('python3.99'))
+        self.assertIn('No Python 3.99 found', runtimes.warnings['python3.99'])
+
+    def test_the_runtime_folder_uses_requirements_txts_pins(self):
+        pins = dict(requirement.split('==') for requirement in pinned())
+        self.assertEqual(set(pins) >= {'boto3', 'botocore', 'awslambdaric'}, True)
+        self.assertTrue(all(version[0].isdigit() for version in pins.values()))
