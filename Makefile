@@ -19,6 +19,10 @@ TESTS ?=
 NOSE2_FLAGS ?=
 #: interleaved rounds per input in make bench-resize
 BENCH_ROUNDS ?= 15
+#: quick: make bench in about a minute instead of the full run
+BENCH ?=
+#: port of the private endpoint make bench starts, so a running one is left alone
+BENCH_PORT ?= 4567
 #: port of the local AWS endpoint (make up)
 LOCAL_PORT ?= 4566
 #: region the local endpoint's resources live in
@@ -50,7 +54,7 @@ function_arn = $1=$$($(AWS) lambda get-function --function-name $2 --query Confi
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
   build size create update deploy delete clean infra wire url upload destroy \
-  up down local-env demo
+  up down local-env demo bench
 
 help: ## this list
 	@echo "Image resize service: targets"
@@ -78,6 +82,17 @@ test-unit: bootstrap ## run the unit tests only
 
 test-integration: bootstrap ## run the tests against moto (in-process and server)
 	$(VENV_PYTHON) -m nose2 --config nose2.cfg $(NOSE2_FLAGS) tests.integration
+
+bench: bootstrap ## every performance figure side by side, in one run (BENCH=quick: about a minute)
+	@$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@$(MAKE) --no-print-directory up LOCAL_PORT=$(BENCH_PORT) LOCAL_STATE=$(LOCAL_STATE)/bench
+	@echo "[$$(date +%H:%M:%S)] deploying both functions to it (log: $(LOCAL_STATE)/bench/deploy.log)"
+	@status=0; eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
+	  $(MAKE) --no-print-directory infra deploy LOCAL_PORT=$(BENCH_PORT) > $(LOCAL_STATE)/bench/deploy.log 2>&1 && \
+	  eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
+	  $(TOOLS) -m bench $(if $(filter quick,$(BENCH)),--quick) --json $(LOCAL_STATE)/bench/results.json \
+	  || status=$$?; \
+	$(MAKE) --no-print-directory down LOCAL_PORT=$(BENCH_PORT) LOCAL_STATE=$(LOCAL_STATE)/bench; exit $$status
 
 bench-resize: bootstrap ## resize engines side by side on one core: project, tutorial, pyvips
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt

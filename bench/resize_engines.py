@@ -18,11 +18,14 @@ if hasattr(os, 'sched_setaffinity'):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 
 from wand.image import Image  # noqa: E402
 
-from deploy.functions import load  # noqa: E402
+from deploy.functions import ROOT, load  # noqa: E402
 
 resize = load('image_resize', 'resize')
 BOX = 400
@@ -94,41 +97,92 @@ def measure(engines, blob, rounds):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--rounds', type=int, default=15)
-    parser.add_argument('--json', help='also write the figures to this file')
-    arguments = parser.parse_args()
-
+def contenders():
     engines = {'project': project, 'tutorial': tutorial}
     vips = vips_engine()
     if vips:
         engines['pyvips'] = vips
-    inputs = {'12 MP JPEG': photo_like(4000, 3000, 'jpeg'),
-              '12 MP PNG': photo_like(4000, 3000, 'png'),
-              '2 MP JPEG': photo_like(1600, 1200, 'jpeg'),
-              '600x400 JPEG': photo_like(600, 400, 'jpeg')}
+    return engines
 
-    print(f'one core, {arguments.rounds} interleaved rounds, median ms; PSNR against a full '
-          f'decode + Lanczos3 reference, in engine order'
-          + ('' if vips else ' (pyvips not installed: make bench-resize installs it)'))
-    header = f'{"input":14} {"bytes":>10} ' + ' '.join(f'{name:>9}' for name in engines)
-    header += f' {"tutorial/project":>17}' + (f' {"project/vips":>13}' if vips else '')
-    print(header)
+
+def inputs(quick=False):
+    sizes = {'12 MP JPEG': (4000, 3000, 'jpeg'), '12 MP PNG': (4000, 3000, 'png'),
+             '2 MP JPEG': (1600, 1200, 'jpeg'), '600x400 JPEG': (600, 400, 'jpeg')}
+    if quick:
+        sizes = {name: size for name, size in sizes.items() if name in ('12 MP JPEG', '2 MP JPEG')}
+    return {name: photo_like(*size) for name, size in sizes.items()}
+
+
+def peak_rss_mb(engine, blob):
+    """The contender's peak RSS in a process of its own (interpreter and libraries included)."""
+    with tempfile.NamedTemporaryFile(suffix='.img') as handle:
+        handle.write(blob)
+        handle.flush()
+        result = subprocess.run([sys.executable, '-m', 'bench.resize_engines', '--peak', engine,
+                                 handle.name], capture_output=True, text=True, check=True,
+                                env=dict(os.environ, PYTHONPATH=ROOT))
+    return float(result.stdout.strip())
+
+
+def run(rounds, quick=False, progress=print):
+    engines = contenders()
     results = {}
-    for label, blob in inputs.items():
-        medians = measure(engines, blob, arguments.rounds)
-        quality = psnr(engines, blob)
-        results[label] = {'median_ms': medians, 'psnr_db': quality}
-        row = f'{label:14} {len(blob):>10,} ' + ' '.join(f'{medians[name]:>9.1f}' for name in engines)
-        row += f' {medians["tutorial"] / medians["project"]:>16.2f}x'
-        if vips:
-            row += f' {medians["project"] / medians["pyvips"]:>12.2f}x'
-        row += '   PSNR dB ' + '/'.join(f'{quality[name]:.1f}' for name in engines)
-        print(row, flush=True)
+    for label, blob in inputs(quick).items():
+        medians = measure(engines, blob, rounds)
+        results[label] = {
+            'bytes': len(blob), 'median_ms': medians, 'psnr_db': psnr(engines, blob),
+            'peak_rss_mb': {name: peak_rss_mb(name, blob) for name in engines},
+            'tutorial_over_project': medians['tutorial'] / medians['project'],
+            'project_over_pyvips': (medians['project'] / medians['pyvips']
+                                    if 'pyvips' in medians else None)}
+        progress(f'  resize {label}: project {medians["project"]:.1f} ms, tutorial/project '
+                 f'{results[label]["tutorial_over_project"]:.2f}x'
+                 + (f', project/pyvips {results[label]["project_over_pyvips"]:.2f}x'
+                    if 'pyvips' in medians else ''))
+    return {'rounds': rounds, 'engines': list(engines), 'inputs': results}
+
+
+def table(figures):
+    engines = figures['engines']
+    lines = [f'{"input":14} ' + ' '.join(f'{name + " ms":>12}' for name in engines)
+             + f' {"tutorial/project":>17} {"project/pyvips":>15}  peak RSS MB ('
+             + '/'.join(engines) + ')  PSNR dB']
+    for label, row in figures['inputs'].items():
+        ratio = row['project_over_pyvips']
+        lines.append(f'{label:14} ' + ' '.join(f'{row["median_ms"][name]:>12.1f}' for name in engines)
+                     + f' {row["tutorial_over_project"]:>16.2f}x'
+                     + (f' {ratio:>14.2f}x' if ratio else f' {"-":>15}')
+                     + '  ' + '/'.join(f'{row["peak_rss_mb"][name]:.0f}' for name in engines)
+                     + '  ' + '/'.join(f'{row["psnr_db"][name]:.1f}' for name in engines))
+    return '\n'.join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--rounds', type=int, default=15)
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--json', help='also write the figures to this file')
+    parser.add_argument('--peak', nargs=2, metavar=('ENGINE', 'FILE'), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.peak:
+        engine, path = arguments.peak
+        with open(path, 'rb') as handle:
+            blob = handle.read()
+        for _ in range(3):
+            contenders()[engine](blob)
+        # Not ru_maxrss: Linux carries it across fork and exec, so a child would report its
+        # parent's peak. VmHWM belongs to this process's own address space.
+        with open('/proc/self/status') as status:
+            peak_kb = next(int(line.split()[1]) for line in status if line.startswith('VmHWM'))
+        print(peak_kb / 1024)
+        return
+    figures = run(arguments.rounds, arguments.quick)
+    print(f'one core, {arguments.rounds} interleaved rounds, median ms; PSNR against a full '
+          f'decode + Lanczos3 reference')
+    print(table(figures))
     if arguments.json:
         with open(arguments.json, 'w') as handle:
-            json.dump({'rounds': arguments.rounds, 'results': results}, handle, indent=2)
+            json.dump(figures, handle, indent=2)
 
 
 if __name__ == '__main__':

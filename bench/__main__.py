@@ -1,0 +1,111 @@
+"""`make bench`: every performance figure side by side, in one run.
+
+Ratios measured in the same run are the result; absolute times depend on the machine and on
+what else it is doing. Nothing here passes or fails: it reports.
+
+    python -m bench [--quick] [--json PATH]    (make bench sets up the local endpoint first)
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+
+from bench import build_loop, resize_engines, service
+
+PLANS = {
+    'full': {'rounds': 15, 'cold': 5, 'warm': 20, 'upload_cold': 5, 'in_flight': 50,
+             'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 3},
+    'quick': {'rounds': 3, 'cold': 2, 'warm': 5, 'upload_cold': 2, 'in_flight': 10,
+              'gallery': (100, 1000), 'gallery_requests': 5, 'builds': 1},
+}
+
+
+def progress(message):
+    print(message, flush=True)
+
+
+def stage(name, results, function, *arguments):
+    progress(f'[{time.strftime("%H:%M:%S")}] {name}')
+    started = time.perf_counter()
+    results[name] = function(*arguments, progress=progress)
+    progress(f'  ({time.perf_counter() - started:.0f} s)')
+
+
+def report(results, plan_name):
+    lines = ['', f'make bench ({plan_name}), {results["date"]}, {results["machine"]}',
+             'Ratios from this one run are the result; milliseconds are context.', '',
+             '1. Resize, one core, median of interleaved runs; peak RSS of each in its own '
+             'process; PSNR against full decode + Lanczos3',
+             resize_engines.table(results['resize'])]
+    cold = results.get('cold start')
+    if cold:
+        lines += ['', '2. Cold start in the local runtime (Init Duration, fresh environments)']
+        lines += [f'   {name:12} p50 {row["p50"]:.0f} ms, p95 {row["p95"]:.0f} ms (n={row["n"]})'
+                  for name, row in cold.items()]
+    uploads = results.get('upload to resized')
+    if uploads:
+        lines += ['', '3. Upload to resized on the local endpoint (form POST until the resized '
+                      'object is visible)']
+        for label, row in uploads.items():
+            lines.append(f'   {label:15} warm p50 {row["warm"]["p50"]:.0f} ms, p95 '
+                         f'{row["warm"]["p95"]:.0f} ms; cold p50 {row["cold"]["p50"]:.0f} ms, '
+                         f'p95 {row["cold"]["p95"]:.0f} ms')
+        rate = results['throughput']
+        lines.append(f'   throughput: {rate["uploads"]} x {rate["size"]} in flight: '
+                     f'{rate["per_second"]:.1f} uploads/s ({rate["seconds"]:.1f} s)')
+    build = results['build loop']
+    tutorial_ms = sum(row['ms'] for row in build['tutorial'].values())
+    lines += ['', '4. Build loop, both functions (median)',
+              f'   cold make build {build["cold_ms"]:.0f} ms; no-op {build["noop_ms"]:.0f} ms; '
+              f'after touching handler.py {build["code_only_ms"]:.0f} ms',
+              '   zips: ' + ', '.join(f'{name} {size:,} B' for name, size in build['zip_bytes'].items()),
+              f'   tutorial (pip install -t . && zip -r): {tutorial_ms:.0f} ms, zips '
+              + ', '.join(f'{name} {row["bytes"]:,} B' for name, row in build['tutorial'].items())
+              + f'; cold/tutorial {build["cold_ms"] / tutorial_ms:.2f}x']
+    gallery = results.get('gallery')
+    if gallery:
+        lines += ['', '5. Gallery response time by objects in the resized bucket (HTTP p50; the '
+                      "function's own Duration p50)"]
+        for size, row in gallery.items():
+            duration = row['function_duration']
+            lines.append(f'   {int(size):>6,} objects: {row["http"]["p50"]:.0f} ms'
+                         + (f' (function {duration["p50"]:.0f} ms)' if duration else ''))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='python -m bench')
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--json', default=os.path.join('.local', 'bench', 'results.json'))
+    arguments = parser.parse_args(argv)
+    plan_name = 'quick' if arguments.quick else 'full'
+    plan = PLANS[plan_name]
+    results = {'plan': plan_name, 'date': datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+               'machine': f'{platform.machine()}, {os.cpu_count()} cores, '
+                          f'{platform.platform(terse=True)}, Python {platform.python_version()}'}
+    started = time.perf_counter()
+    stage('resize', results, resize_engines.run, plan['rounds'], arguments.quick)
+    if os.environ.get('GALLERY_URL'):
+        stage('cold start', results, service.cold_starts, plan['cold'])
+        sizes = [(4000, 3000)] if arguments.quick else [(4000, 3000), (1600, 1200)]
+        stage('upload to resized', results, service.uploads, sizes, plan['warm'],
+              plan['upload_cold'])
+        stage('throughput', results, service.throughput, plan['in_flight'])
+        stage('gallery', results, service.gallery, plan['gallery'], plan['gallery_requests'])
+    else:
+        progress('GALLERY_URL is not set: skipping the stages that need the local endpoint')
+    stage('build loop', results, build_loop.run, plan['builds'])
+    results['seconds'] = time.perf_counter() - started
+    print(report(results, plan_name))
+    os.makedirs(os.path.dirname(os.path.abspath(arguments.json)), exist_ok=True)
+    with open(arguments.json, 'w') as handle:
+        json.dump(results, handle, indent=2, default=str)
+    print(f'\nfigures written to {arguments.json} ({results["seconds"]:.0f} s in all)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
