@@ -119,7 +119,14 @@ def gallery(sizes, requests, progress=print):
         events = logs.filter_log_events(logGroupName='/aws/lambda/ListImage', startTime=since)
         durations = [float(re.search(r'Duration: ([\d.]+) ms', event['message'])[1])
                      for event in events['events'] if event['message'].startswith('REPORT')]
-        figures[size] = {'http': summary(times),
+        # The one S3 call a page makes, alone: what the store itself costs at this size.
+        listing = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            s3.list_objects_v2(Bucket=bucket, Prefix='uploads/', MaxKeys=50)
+            listing.append((time.perf_counter() - started) * 1000)
+        figures[size] = {'http': summary(times), 'list_objects_v2': summary(listing),
                          'function_duration': summary(durations) if durations else None}
-        progress(f'  gallery at {size:,} objects: p50 {figures[size]["http"]["p50"]:.0f} ms')
+        progress(f'  gallery at {size:,} objects: p50 {figures[size]["http"]["p50"]:.0f} ms, '
+                 f'ListObjectsV2 alone {figures[size]["list_objects_v2"]["p50"]:.0f} ms')
     return figures
