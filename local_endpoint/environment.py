@@ -6,12 +6,15 @@ stands for /opt, and the import path is the task root, the layers and a runtime 
 boto3 and the runtime client. Never the project's .venv (`python -S` keeps site-packages out),
 so a dependency missing from the zip fails here as it would on AWS.
 """
+import fcntl
 import hashlib
 import io
 import json
 import os
 import signal
+import struct
 import subprocess
+import termios
 import threading
 import time
 import uuid
@@ -144,20 +147,31 @@ class ExecutionEnvironment:
             with self._lines_lock:
                 self._lines.append(raw.decode(errors='replace').rstrip('\n'))
 
-    def take_lines(self, quiet_ms=20, limit_ms=200):
-        """The output since the last call, after the pipe has been quiet for a moment."""
+    def take_lines(self, settle_ms=1, limit_ms=200):
+        """The output since the last call.
+
+        What the handler printed was written to the pipe before its result was posted, so it
+        is complete once the pipe holds no unread bytes and the reader has stopped adding.
+        """
         deadline = time.monotonic() + limit_ms / 1000
         seen = -1
         while time.monotonic() < deadline:
             with self._lines_lock:
                 count = len(self._lines)
-            if count == seen:
+            if count == seen and self._unread() == 0:
                 break
             seen = count
-            time.sleep(quiet_ms / 1000)
+            time.sleep(settle_ms / 1000)
         with self._lines_lock:
             lines, self._lines = self._lines, []
         return lines
+
+    def _unread(self):
+        try:
+            return struct.unpack('i', fcntl.ioctl(self.process.stdout.fileno(), termios.FIONREAD,
+                                                  b'\0\0\0\0'))[0]
+        except (OSError, ValueError):  # closed: nothing more will come
+            return 0
 
     def alive(self):
         return self.process.poll() is None

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from moto.logs.models import logs_backends
 
-from local_endpoint.lambda_service import FunctionNotFound
+from local_endpoint.lambda_service import FunctionNotFound, UnsupportedRuntime
 
 RETRY_DELAYS = (1.0, 2.0)  # seconds before the 2nd and 3rd attempts (Lambda: ~60 and ~120)
 
@@ -61,9 +61,9 @@ class AsyncInvoker:
             spec, reserved = self.lambdas.spec(account, region, function)
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload,
                                                       wait_for_capacity=True)
-        except FunctionNotFound as error:
-            return self._failed(account, region, function, payload, attempt, 'ResourceNotFound',
-                                str(error), None)
+        except (FunctionNotFound, UnsupportedRuntime) as error:  # permanent: no retry
+            return self._failed(account, region, function, payload, attempt,
+                                type(error).__name__, str(error), None)
         if outcome.ok:
             return
         if attempt <= len(self.retry_delays):

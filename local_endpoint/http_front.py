@@ -17,7 +17,7 @@ from moto.apigatewayv2 import models as apigateway_models
 from moto.awslambda import models as lambda_models
 from werkzeug.wrappers import Response
 
-from local_endpoint.lambda_service import FunctionNotFound, Throttled
+from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
@@ -71,6 +71,8 @@ class HttpFront:
             spec, reserved = self.lambdas.spec(account, region, name)
         except FunctionNotFound:
             return json_response(404, {'message': 'Not Found'})
+        except UnsupportedRuntime as error:
+            return json_response(500, {'message': str(error)})
         event = payload_v2(request, front_id, '/' + rest, account)
         try:
             _, outcome = self.lambdas.invoke(spec, reserved, json.dumps(event).encode())

@@ -28,6 +28,10 @@ class Throttled(Exception):
     pass
 
 
+class UnsupportedRuntime(Exception):
+    pass
+
+
 class Pool:
     """The environments of one function."""
 
@@ -113,6 +117,9 @@ class LambdaService:
             function = lambda_backends[account][region].get_function(name, qualifier)
         except Exception as error:  # moto raises its own client errors
             raise FunctionNotFound(str(error)) from None
+        if not (function.run_time or '').startswith('python3'):
+            raise UnsupportedRuntime(f'{function.function_name} uses {function.run_time}: the '
+                                     f'local runtime runs python3.x functions only')
         backend = lambda_backends[account][region]
         layers = tuple(backend.layers_versions_by_arn(layer['Arn']).code_bytes
                        for layer in function.layers)
@@ -132,7 +139,7 @@ class LambdaService:
         if limit == 0:
             raise Throttled('Rate Exceeded.')
         with self.lock:
-            pool = self.pools.setdefault(spec.arn.split(':function:')[0] + spec.name, Pool())
+            pool = self.pools.setdefault((spec.account, spec.region, spec.name), Pool())
         environment = pool.acquire(spec, limit, lambda: ExecutionEnvironment(
             spec, self.state_dir, self.runtimes.interpreter(spec.runtime),
             self.runtimes.runtime_dir(spec.runtime), self.endpoint_url), wait_for_capacity)

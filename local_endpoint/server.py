@@ -24,7 +24,8 @@ from werkzeug.wrappers import Request, Response
 from local_endpoint import post_policy
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
-from local_endpoint.lambda_service import FunctionNotFound, LambdaService, Throttled
+from local_endpoint.lambda_service import (FunctionNotFound, LambdaService, Throttled,
+                                           UnsupportedRuntime)
 from local_endpoint.runtimes import Runtimes
 
 DEFAULT_PORT = 4566
@@ -105,6 +106,8 @@ class Endpoint:
                                                request.args.get('Qualifier'))
         except FunctionNotFound as error:
             return lambda_error(404, 'ResourceNotFoundException', str(error))
+        except UnsupportedRuntime as error:
+            return lambda_error(400, 'InvalidRuntimeException', str(error))
         payload = request.get_data() or b'{}'
         if invocation_type == 'DryRun':
             return Response(status=204)
