@@ -41,6 +41,12 @@ def jpeg(width=800, height=600, orientation=None, gps=False, quality=90):
     return data
 
 
+def photo_jpeg(width=1600, height=1200):
+    """Detail at every scale, like a photograph (a plasma), for screenshots and timings."""
+    with Image(width=width, height=height, pseudo='plasma:') as image:
+        return encode(image, 'jpeg', compression_quality=90)
+
+
 def cmyk_jpeg(width=300, height=200):
     with Image(width=width, height=height, background=Color('red')) as image:
         image.transform_colorspace('cmyk')

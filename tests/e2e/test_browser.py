@@ -1,0 +1,158 @@
+"""The gallery in a real browser: headless Chromium (Debian's) driven by Playwright, against
+the local endpoint, as a person uses it. Installing Chromium is part of this test's setup;
+when that cannot be done the test is skipped, and says why."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import boto3
+
+from deploy.functions import ROOT
+from tests import images
+from tests.e2e.test_local_endpoint import REGION, RESIZED_BUCKET, UPLOAD_BUCKET, free_port
+from tests.workspace import ProjectCopyTestCase, make
+
+CHROMIUM = '/usr/bin/chromium'
+ARTIFACTS = os.path.join(ROOT, '.local', 'artifacts')
+# Chromium's flags for a closed network: no background calls home, no first-run work.
+FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+
+def ensure_chromium():
+    """Chromium from Debian's packages; None when ready, or why it cannot be had."""
+    if os.access(CHROMIUM, os.X_OK):
+        return None
+    if os.geteuid() != 0 or not shutil.which('apt-get'):
+        return 'Chromium is not installed: sudo apt-get install -y chromium'
+    for command in (['apt-get', 'update', '-qq'],
+                    ['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'chromium']):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                                env=dict(os.environ, DEBIAN_FRONTEND='noninteractive'))
+        if result.returncode != 0:
+            return f'Chromium could not be installed: {result.stderr.strip()[-300:]}'
+    return None
+
+
+class GalleryInABrowserTest(ProjectCopyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        reason = ensure_chromium()
+        if reason:
+            print(f'\nSKIPPED browser test: {reason}', file=sys.stderr)
+            raise unittest.SkipTest(reason)
+        super().setUpClass()
+        cls.port = free_port()
+        cls.url = f'http://127.0.0.1:{cls.port}'
+        make(cls.root, 'up', f'LOCAL_PORT={cls.port}')
+        cls.environment = {name: value for name, value in os.environ.items()
+                           if not name.startswith('AWS_')}
+        cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',
+                                'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION})
+        make(cls.root, 'infra', 'create', f'LOCAL_PORT={cls.port}', env=cls.environment)
+        cls.s3 = boto3.client('s3', endpoint_url=cls.url, region_name=REGION,
+                              aws_access_key_id='test', aws_secret_access_key='test')
+        cls.gallery = boto3.client(
+            'lambda', endpoint_url=cls.url, region_name=REGION, aws_access_key_id='test',
+            aws_secret_access_key='test').get_function_url_config(
+            FunctionName='ListImage')['FunctionUrl']
+        cls.files = tempfile.mkdtemp()
+
+    @classmethod
+    def tearDownClass(cls):
+        make(cls.root, 'down', f'LOCAL_PORT={cls.port}', check=False)
+        shutil.rmtree(cls.files, ignore_errors=True)
+        super().tearDownClass()
+
+    def file(self, name, data):
+        path = os.path.join(self.files, name)
+        with open(path, 'wb') as handle:
+            handle.write(data)
+        return path
+
+    def test_a_person_uploads_and_browses(self):
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                self.scenario(browser.new_page(viewport={'width': 1100, 'height': 800}))
+            finally:
+                browser.close()
+
+    def scenario(self, page):
+        console, requests, dialogs = [], [], []
+        page.on('console', lambda message: console.append(message))
+        page.on('request', lambda request: requests.append(request.url))
+        page.on('dialog', lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        refused_loads = 0
+
+        # 1. The empty state.
+        page.goto(self.gallery)
+        self.assertIn('No images yet', page.inner_text('body'))
+
+        # 2. A JPEG: progress, then the resized image without a reload.
+        page.set_input_files('#file', self.file('photo.jpg', images.photo_jpeg(1600, 1200)))
+        page.wait_for_selector('#uploads progress')
+        page.wait_for_selector('#uploads .done', timeout=60000)
+        # Functions, not expression strings: the page's CSP rightly forbids eval.
+        page.wait_for_function("() => document.querySelector('#gallery img')?.naturalWidth === 400")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        screenshot = os.path.join(ARTIFACTS, 'gallery.png')
+        page.screenshot(path=screenshot)
+        print(f'\nscreenshot of the gallery: {screenshot}', file=sys.stderr)
+
+        # 3. A text file named .jpg: refused by the resize, said so, original kept and tagged.
+        page.set_input_files('#file', self.file('notes.jpg', b'just text\n'))
+        rejected = page.wait_for_selector('#uploads .rejected', timeout=60000)
+        self.assertIn('not an accepted image', rejected.inner_text())
+        originals = self.s3.list_objects_v2(Bucket=UPLOAD_BUCKET)['Contents']
+        self.assertEqual(len(originals), 1)
+        tags = self.s3.get_object_tagging(Bucket=UPLOAD_BUCKET, Key=originals[0]['Key'])
+        self.assertIn({'Key': 'resize-status', 'Value': 'rejected'}, tags['TagSet'])
+
+        # 4. Over MAX_UPLOAD_BYTES: S3 refuses it, and the page says so.
+        big = self.file('big.jpg', b'\xff\xd8\xff' + bytes(21 * 1024 * 1024))
+        page.set_input_files('#file', big)
+        refused = page.wait_for_selector('#uploads .refused', timeout=60000)
+        self.assertIn('EntityTooLarge', refused.inner_text())
+        refused_loads += 1
+
+        # 5. 60 more images: 50 on the first page, newest first; the rest on the next.
+        paths = [self.file(f'p{index:02}.jpg', images.jpeg(200 + index, 150))
+                 for index in range(60)]
+        page.set_input_files('#file', paths)
+        try:
+            page.wait_for_function(
+                "() => document.querySelectorAll('#uploads .done').length === 61",
+                timeout=120000)
+        except Exception:
+            states = page.eval_on_selector_all('#uploads li', 'rows => rows.map(r => r.innerText)')
+            self.fail(f'not every upload finished: {states[:8]} ... ({len(states)} rows)')
+        page.reload()
+        first = page.eval_on_selector_all('#gallery img', 'images => images.map(i => i.alt)')
+        self.assertEqual(len(first), 50)
+        self.assertEqual(first, sorted(first), 'reverse-timestamp keys: newest first')
+        page.click('a[rel=next]')
+        second = page.eval_on_selector_all('#gallery img', 'images => images.map(i => i.alt)')
+        self.assertEqual(len(second), 11)
+        self.assertLess(first[-1], second[0])
+
+        # 6. A key made to break out of the page is shown as text; no dialog opens.
+        hostile = 'uploads/0"><script>alert(1)</script><img src=x onerror=alert(2)>'
+        self.s3.put_object(Bucket=RESIZED_BUCKET, Key=hostile, Body=images.jpeg(40, 30))
+        page.goto(self.gallery)
+        self.assertIn(hostile, page.eval_on_selector_all('#gallery img',
+                                                         'images => images.map(i => i.alt)'))
+        page.wait_for_timeout(500)
+        self.assertEqual(dialogs, [])
+
+        # 7. No console errors but the refusal asked for; nothing left 127.0.0.1.
+        errors = [message.text for message in console if message.type == 'error']
+        refusals = [text for text in errors if 'status of 400' in text]
+        self.assertEqual(len(refusals), refused_loads)
+        self.assertEqual([text for text in errors if text not in refusals], [])
+        self.assertEqual({url.split('/')[2] for url in requests if '://' in url},
+                         {f'127.0.0.1:{self.port}'})
