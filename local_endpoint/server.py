@@ -48,6 +48,8 @@ class Endpoint:
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
         self.http = HttpFront(self.url, self.lambdas)
+        self.faults = []  # injected S3 write failures, for failure tests
+        self.faults_lock = threading.Lock()
         self.moto = DomainDispatcherApplication(create_backend_app)
         # moto calls the function inside the S3 request and swallows its errors; S3 delivers
         # asynchronously, after the upload has been answered.
@@ -64,6 +66,11 @@ class Endpoint:
             return Response(json.dumps({'status': 'ok', 'environments':
                                         self.lambdas.environments()}),
                             content_type='application/json')(environ, start_response)
+        if path == '/_local/faults' and environ.get('REQUEST_METHOD') == 'POST':
+            return self.add_fault(Request(environ))(environ, start_response)
+        fault = self.injected_fault(environ)
+        if fault is not None:
+            return fault.response()(environ, start_response)
         match = INVOKE_PATH.match(path)
         if match and environ.get('REQUEST_METHOD') == 'POST':
             return self.invoke(Request(environ), match['name'])(environ, start_response)
@@ -77,6 +84,34 @@ class Endpoint:
             except post_policy.Refused as refusal:
                 return refusal.response()(environ, start_response)
         return self.moto(environ, start_response)
+
+    def add_fault(self, request):
+        """POST /_local/faults {"bucket": B, "count": N, "status": 503, "code": "SlowDown"}:
+        the next N object writes (PutObject) to bucket B fail with that S3 error."""
+        fault = request.get_json(force=True, silent=True) or {}
+        if not fault.get('bucket') or int(fault.get('count', 0)) < 1:
+            return Response(json.dumps({'error': 'need bucket and count >= 1'}), status=400,
+                            content_type='application/json')
+        with self.faults_lock:
+            self.faults.append({'bucket': fault['bucket'], 'remaining': int(fault['count']),
+                                'status': int(fault.get('status', 503)),
+                                'code': fault.get('code', 'SlowDown'),
+                                'message': fault.get('message', 'Please reduce your request rate.')})
+        return Response(json.dumps({'status': 'ok'}), status=201, content_type='application/json')
+
+    def injected_fault(self, environ):
+        if not self.faults or environ.get('REQUEST_METHOD') != 'PUT':
+            return None
+        bucket, _, key = environ.get('PATH_INFO', '').lstrip('/').partition('/')
+        if not key or 'uploadId' in environ.get('QUERY_STRING', '') \
+                or 'HTTP_X_AMZ_COPY_SOURCE' in environ:
+            return None
+        with self.faults_lock:
+            for fault in self.faults:
+                if fault['bucket'] == bucket and fault['remaining'] > 0:
+                    fault['remaining'] -= 1
+                    return post_policy.Refused(fault['status'], fault['code'], fault['message'])
+        return None
 
     def create_api(self, environ, start_response):
         """moto creates the API; a quick create's --target is wired here, as AWS does."""

@@ -12,7 +12,7 @@ import boto3
 
 from deploy.functions import ROOT
 from tests import images
-from tests.e2e.test_local_endpoint import REGION, RESIZED_BUCKET, UPLOAD_BUCKET, free_port
+from tests.e2e.endpoint import REGION, RESIZED_BUCKET, UPLOAD_BUCKET, free_port
 from tests.workspace import ProjectCopyTestCase, make
 
 CHROMIUM = '/usr/bin/chromium'

@@ -1,0 +1,138 @@
+"""The fixture of the end-to-end tests: the local endpoint as users run it (`make up`, in a
+copy of the project, on a free port), with the service deployed by `make infra create`.
+Every function runs from its deployed zip through awslambdaric."""
+import io
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+import boto3
+from botocore.config import Config
+
+from tests.workspace import ProjectCopyTestCase, make
+
+REGION = 'us-east-1'
+UPLOAD_BUCKET = f'image-service-uploads-123456789012-{REGION}'
+RESIZED_BUCKET = f'image-service-resized-123456789012-{REGION}'
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def function_zip(source):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w') as archive:
+        archive.writestr('handler.py', source)
+    return buffer.getvalue()
+
+
+def post_form(form, body, content_type='image/jpeg', name='photo.jpg'):
+    """A browser-style multipart POST of a presigned form; returns (status, body)."""
+    boundary = 'test-boundary-7d1f'
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"\r\n\r\n{value}\r\n'
+             .encode() for field, value in [*form['fields'].items(), ('Content-Type', content_type)]]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
+                 + body + f'\r\n--{boundary}--\r\n'.encode())
+    request = urllib.request.Request(form['url'], data=b''.join(parts), method='POST', headers={
+        'Content-Type': f'multipart/form-data; boundary={boundary}'})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class EndpointTestCase(ProjectCopyTestCase):
+    """A project copy with its own endpoint (make up) and the service deployed on it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.port = free_port()
+        cls.state = os.path.join(cls.root, '.local')
+        cls.settings = [f'LOCAL_PORT={cls.port}', 'LOCAL_RETRY_DELAYS=0.2,0.2']
+        cls.url = f'http://127.0.0.1:{cls.port}'
+        make(cls.root, 'up', *cls.settings)
+        cls.environment = {name: value for name, value in os.environ.items()
+                           if not name.startswith('AWS_')}
+        cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',
+                                'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION,
+                                'AWS_CONFIG_FILE': os.devnull,
+                                'AWS_SHARED_CREDENTIALS_FILE': os.devnull})
+        cls.run_make('infra', 'create')
+        cls.gallery = cls.client('lambda').get_function_url_config(
+            FunctionName='ListImage')['FunctionUrl']
+
+    @classmethod
+    def tearDownClass(cls):
+        make(cls.root, 'down', *cls.settings, check=False)
+        super().tearDownClass()
+
+    @classmethod
+    def run_make(cls, *arguments, check=True):
+        return make(cls.root, *arguments, *cls.settings, env=cls.environment, check=check)
+
+    @classmethod
+    def client(cls, service):
+        return boto3.client(service, endpoint_url=cls.url, region_name=REGION,
+                            aws_access_key_id='test', aws_secret_access_key='test',
+                            config=Config(retries={'max_attempts': 1}, read_timeout=120))
+
+    def upload_form(self, expires=None, max_bytes=None, signature_version='s3v4'):
+        """The gallery's own form (GET /presign), or one signed here with other limits."""
+        if expires is None and max_bytes is None:
+            with urllib.request.urlopen(self.gallery + 'presign') as response:
+                return json.load(response)
+        key = f'uploads/test-{time.time_ns()}'
+        client = boto3.client('s3', endpoint_url=self.url, region_name=REGION,
+                              aws_access_key_id='test', aws_secret_access_key='test',
+                              config=Config(signature_version=signature_version))
+        expires, max_bytes = expires or 3600, max_bytes or 20 * 1024 * 1024
+        post = client.generate_presigned_post(
+            UPLOAD_BUCKET, key, Conditions=[['content-length-range', 1, max_bytes],
+                                            ['starts-with', '$Content-Type', 'image/']],
+            ExpiresIn=expires)
+        return dict(post, key=key)
+
+    def wait_for(self, predicate, seconds=60, what='condition'):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        self.fail(f'timed out after {seconds} s waiting for {what}')
+
+    def exists(self, bucket, key):
+        try:
+            return self.client('s3').head_object(Bucket=bucket, Key=key)
+        except self.client('s3').exceptions.ClientError:
+            return None
+
+    def log_messages(self, function):
+        """Everything the function logged; nothing yet if it never ran."""
+        logs = self.client('logs')
+        pages = logs.get_paginator('filter_log_events').paginate(
+            logGroupName=f'/aws/lambda/{function}')
+        try:
+            return [event['message'] for page in pages for event in page['events']]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    def deploy_function(self, name, source, **settings):
+        lambdas = self.client('lambda')
+        lambdas.create_function(FunctionName=name, Runtime='python3.12',
+                                Role='arn:aws:iam::123456789012:role/image-service-ResizeImage',
+                                Handler='handler.handler', Code={'ZipFile': function_zip(source)},
+                                **settings)
+        self.addCleanup(lambdas.delete_function, FunctionName=name)
+        return lambdas
+
