@@ -61,6 +61,14 @@ class EndpointTestCase(ProjectCopyTestCase):
         cls.settings = [f'LOCAL_PORT={cls.port}', 'LOCAL_RETRY_DELAYS=0.2,0.2']
         cls.url = f'http://127.0.0.1:{cls.port}'
         make(cls.root, 'up', *cls.settings)
+        try:
+            cls.deploy()
+        except BaseException:  # tearDownClass will not run: stop the endpoint here
+            make(cls.root, 'down', *cls.settings, check=False)
+            raise
+
+    @classmethod
+    def deploy(cls):
         cls.environment = {name: value for name, value in os.environ.items()
                            if not name.startswith('AWS_')}
         cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',

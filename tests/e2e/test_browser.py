@@ -48,6 +48,14 @@ class GalleryInABrowserTest(ProjectCopyTestCase):
         cls.port = free_port()
         cls.url = f'http://127.0.0.1:{cls.port}'
         make(cls.root, 'up', f'LOCAL_PORT={cls.port}')
+        try:
+            cls.deploy()
+        except BaseException:  # tearDownClass will not run: stop the endpoint here
+            make(cls.root, 'down', f'LOCAL_PORT={cls.port}', check=False)
+            raise
+
+    @classmethod
+    def deploy(cls):
         cls.environment = {name: value for name, value in os.environ.items()
                            if not name.startswith('AWS_')}
         cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',

@@ -197,6 +197,7 @@ class ShutdownTest(ProjectCopyTestCase):
     def test_down_leaves_no_stray_processes(self):
         port = free_port()
         make(self.root, 'up', f'LOCAL_PORT={port}')
+        self.addCleanup(make, self.root, 'down', f'LOCAL_PORT={port}', check=False)
         environment = {name: value for name, value in os.environ.items()
                        if not name.startswith('AWS_')}
         environment.update({'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}',
