@@ -1,6 +1,7 @@
 """The fixture of the end-to-end tests: the local endpoint as users run it (`make up`, in a
 copy of the project, on a free port), with the service deployed by `make infra create`.
 Every function runs from its deployed zip through awslambdaric."""
+import concurrent.futures
 import io
 import json
 import os
@@ -13,11 +14,28 @@ import zipfile
 import boto3
 from botocore.config import Config
 
+from tests import images
 from tests.workspace import ProjectCopyTestCase, make
 
 REGION = 'us-east-1'
 UPLOAD_BUCKET = f'image-service-uploads-123456789012-{REGION}'
 RESIZED_BUCKET = f'image-service-resized-123456789012-{REGION}'
+
+
+def local_environment(url):
+    """A process environment that points awscli, boto3 and make at a local endpoint, with its
+    credentials, and at nothing else (no profile or config file of the developer's)."""
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith('AWS_')}
+    environment.update({'AWS_ENDPOINT_URL': url, 'AWS_ACCESS_KEY_ID': 'test',
+                        'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION,
+                        'AWS_CONFIG_FILE': os.devnull, 'AWS_SHARED_CREDENTIALS_FILE': os.devnull})
+    return environment
+
+
+def local_client(url, service, **config):
+    return boto3.client(service, endpoint_url=url, region_name=REGION, aws_access_key_id='test',
+                        aws_secret_access_key='test', config=Config(**config))
 
 
 def free_port():
@@ -69,12 +87,7 @@ class EndpointTestCase(ProjectCopyTestCase):
 
     @classmethod
     def deploy(cls):
-        cls.environment = {name: value for name, value in os.environ.items()
-                           if not name.startswith('AWS_')}
-        cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',
-                                'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION,
-                                'AWS_CONFIG_FILE': os.devnull,
-                                'AWS_SHARED_CREDENTIALS_FILE': os.devnull})
+        cls.environment = local_environment(cls.url)
         cls.run_make('infra', 'create')
         cls.gallery = cls.client('lambda').get_function_url_config(
             FunctionName='ListImage')['FunctionUrl']
@@ -90,9 +103,7 @@ class EndpointTestCase(ProjectCopyTestCase):
 
     @classmethod
     def client(cls, service):
-        return boto3.client(service, endpoint_url=cls.url, region_name=REGION,
-                            aws_access_key_id='test', aws_secret_access_key='test',
-                            config=Config(retries={'max_attempts': 1}, read_timeout=120))
+        return local_client(cls.url, service, retries={'max_attempts': 1}, read_timeout=120)
 
     def upload_form(self, expires=None, max_bytes=None, signature_version='s3v4'):
         """The gallery's own form (GET /presign), or one signed here with other limits."""
@@ -100,15 +111,32 @@ class EndpointTestCase(ProjectCopyTestCase):
             with urllib.request.urlopen(self.gallery + 'presign') as response:
                 return json.load(response)
         key = f'uploads/test-{time.time_ns()}'
-        client = boto3.client('s3', endpoint_url=self.url, region_name=REGION,
-                              aws_access_key_id='test', aws_secret_access_key='test',
-                              config=Config(signature_version=signature_version))
+        client = local_client(self.url, 's3', signature_version=signature_version)
         expires, max_bytes = expires or 3600, max_bytes or 20 * 1024 * 1024
         post = client.generate_presigned_post(
             UPLOAD_BUCKET, key, Conditions=[['content-length-range', 1, max_bytes],
                                             ['starts-with', '$Content-Type', 'image/']],
             ExpiresIn=expires)
         return dict(post, key=key)
+
+    def upload_concurrently(self, count, in_flight, seconds):
+        """`count` form uploads, `in_flight` at a time; each must be resized exactly once.
+        Returns the seconds from the first POST until the last resized image was visible."""
+        photo = images.jpeg(800, 600)
+        forms = [self.upload_form() for _ in range(count)]
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=in_flight) as pool:
+            statuses = list(pool.map(lambda form: post_form(form, photo)[0], forms))
+        self.assertEqual(statuses, [204] * count)
+        keys = {form['key'] for form in forms}
+        self.wait_for(lambda: all(self.exists(RESIZED_BUCKET, key) for key in keys),
+                      seconds=seconds, what=f'{count} resized images')
+        elapsed = time.perf_counter() - started
+        resized = [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
+                   if line.startswith('{') and '"resized"' in line]
+        self.assertEqual(sorted(key for key in resized if key in keys), sorted(keys),
+                         'none lost, none resized twice')
+        return elapsed
 
     def wait_for(self, predicate, seconds=60, what='condition'):
         deadline = time.monotonic() + seconds

@@ -8,12 +8,9 @@ import sys
 import tempfile
 import unittest
 
-import boto3
-
 from deploy.functions import ROOT
 from tests import images
-from tests.e2e.endpoint import REGION, RESIZED_BUCKET, UPLOAD_BUCKET, free_port
-from tests.workspace import ProjectCopyTestCase, make
+from tests.e2e.endpoint import RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase
 
 CHROMIUM = '/usr/bin/chromium'
 ARTIFACTS = os.path.join(ROOT, '.local', 'artifacts')
@@ -37,7 +34,7 @@ def ensure_chromium():
     return None
 
 
-class GalleryInABrowserTest(ProjectCopyTestCase):
+class GalleryInABrowserTest(EndpointTestCase):
     @classmethod
     def setUpClass(cls):
         reason = ensure_chromium()
@@ -45,33 +42,11 @@ class GalleryInABrowserTest(ProjectCopyTestCase):
             print(f'\nSKIPPED browser test: {reason}', file=sys.stderr)
             raise unittest.SkipTest(reason)
         super().setUpClass()
-        cls.port = free_port()
-        cls.url = f'http://127.0.0.1:{cls.port}'
-        make(cls.root, 'up', f'LOCAL_PORT={cls.port}')
-        try:
-            cls.deploy()
-        except BaseException:  # tearDownClass will not run: stop the endpoint here
-            make(cls.root, 'down', f'LOCAL_PORT={cls.port}', check=False)
-            raise
-
-    @classmethod
-    def deploy(cls):
-        cls.environment = {name: value for name, value in os.environ.items()
-                           if not name.startswith('AWS_')}
-        cls.environment.update({'AWS_ENDPOINT_URL': cls.url, 'AWS_ACCESS_KEY_ID': 'test',
-                                'AWS_SECRET_ACCESS_KEY': 'test', 'AWS_DEFAULT_REGION': REGION})
-        make(cls.root, 'infra', 'create', f'LOCAL_PORT={cls.port}', env=cls.environment)
-        cls.s3 = boto3.client('s3', endpoint_url=cls.url, region_name=REGION,
-                              aws_access_key_id='test', aws_secret_access_key='test')
-        cls.gallery = boto3.client(
-            'lambda', endpoint_url=cls.url, region_name=REGION, aws_access_key_id='test',
-            aws_secret_access_key='test').get_function_url_config(
-            FunctionName='ListImage')['FunctionUrl']
+        cls.s3 = cls.client('s3')
         cls.files = tempfile.mkdtemp()
 
     @classmethod
     def tearDownClass(cls):
-        make(cls.root, 'down', f'LOCAL_PORT={cls.port}', check=False)
         shutil.rmtree(cls.files, ignore_errors=True)
         super().tearDownClass()
 

@@ -1,17 +1,13 @@
 """The whole service on the local endpoint: real uploads, the runtime's limits, the HTTP front."""
-import concurrent.futures
 import json
 import os
 import time
 import urllib.request
 
-import boto3
-
 from tests import images
-from tests.e2e.endpoint import (REGION, RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, free_port,
-                                function_zip, post_form)
+from tests.e2e.endpoint import (RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, free_port,
+                                function_zip, local_client, post_form)
 from tests.workspace import ProjectCopyTestCase, make
-
 
 
 class LocalEndpointTest(EndpointTestCase):
@@ -82,18 +78,7 @@ class LocalEndpointTest(EndpointTestCase):
             self.assertEqual(json.load(response)['state'], 'rejected')
 
     def test_fifty_concurrent_uploads_all_resized_once(self):
-        photo = images.jpeg(800, 600)
-        forms = [self.upload_form() for _ in range(50)]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
-            statuses = list(pool.map(lambda form: post_form(form, photo)[0], forms))
-        self.assertEqual(statuses, [204] * 50)
-        keys = {form['key'] for form in forms}
-        self.wait_for(lambda: all(self.exists(RESIZED_BUCKET, key) for key in keys),
-                      seconds=120, what='50 resized images')
-        resized = [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
-                   if line.startswith('{') and '"resized"' in line]
-        self.assertEqual(sorted(key for key in resized if key in keys), sorted(keys),
-                         'each upload resized exactly once')
+        self.upload_concurrently(50, in_flight=50, seconds=120)
 
     # -- the runtime ----------------------------------------------------------------------
 
@@ -198,14 +183,7 @@ class ShutdownTest(ProjectCopyTestCase):
         port = free_port()
         make(self.root, 'up', f'LOCAL_PORT={port}')
         self.addCleanup(make, self.root, 'down', f'LOCAL_PORT={port}', check=False)
-        environment = {name: value for name, value in os.environ.items()
-                       if not name.startswith('AWS_')}
-        environment.update({'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}',
-                            'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test',
-                            'AWS_DEFAULT_REGION': REGION})
-        clients = {service: boto3.client(service, endpoint_url=f'http://127.0.0.1:{port}',
-                                         region_name=REGION, aws_access_key_id='test',
-                                         aws_secret_access_key='test')
+        clients = {service: local_client(f'http://127.0.0.1:{port}', service)
                    for service in ('lambda', 'iam')}
         role = clients['iam'].create_role(RoleName='r', AssumeRolePolicyDocument=json.dumps({
             'Version': '2012-10-17', 'Statement': [{
