@@ -31,6 +31,8 @@ LOCAL_REGION ?= us-east-1
 LOCAL_STATE ?= $(ROOT)/.local
 #: seconds before the 2nd and 3rd attempts of a failed async event, locally (AWS: ~60,120)
 LOCAL_RETRY_DELAYS ?= 1,2
+#: enforce: the local endpoint checks every call against the caller's IAM policies
+LOCAL_IAM ?= enforce
 
 LOCAL_URL = http://127.0.0.1:$(LOCAL_PORT)
 # Per port, so endpoints on two ports never take each other's pid file.
@@ -210,7 +212,7 @@ up: bootstrap ## start the local AWS endpoint in the background and wait until i
 	mkdir -p $(LOCAL_STATE); \
 	PYTHONPATH=$(ROOT) nohup $(VENV_PYTHON) -m local_endpoint --port $(LOCAL_PORT) \
 	  --state-dir $(LOCAL_STATE) --retry-delays $(LOCAL_RETRY_DELAYS) \
-	  > $(LOCAL_LOG) 2>&1 & echo $$! > $(LOCAL_PID); \
+	  $(if $(filter enforce,$(LOCAL_IAM)),--enforce-iam) > $(LOCAL_LOG) 2>&1 & echo $$! > $(LOCAL_PID); \
 	for attempt in $$(seq 1 150); do \
 	  if $(HEALTHY); then echo "local endpoint up at $(LOCAL_URL) (log: $(LOCAL_LOG))"; exit 0; fi; \
 	  kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \

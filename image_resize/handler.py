@@ -120,7 +120,8 @@ def handle_resize(event, context):
         except Exception as error:  # transient: the rest still get their chance
             failures.append(error)
             log(level='ERROR', event='failed', error=type(error).__name__, detail=str(error),
-                key=_record_key(record), retryable=True)
+                operation=getattr(error, 'operation_name', None), key=_record_key(record),
+                retryable=True)
     if failures:
         raise RecordsFailed(f'{len(failures)} of {len(records)} records failed; '
                             f'first: {failures[0]}') from failures[0]

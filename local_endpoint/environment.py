@@ -40,6 +40,7 @@ class FunctionSpec:
     environment: tuple
     code_sha: str
     layer_arns: tuple
+    role: str
     account: str
     region: str
     code: bytes = field(compare=False, repr=False)
@@ -72,7 +73,7 @@ def unpack(zip_bytes, folder):
 
 
 class ExecutionEnvironment:
-    def __init__(self, spec, state_dir, interpreter, runtime_dir, endpoint_url):
+    def __init__(self, spec, state_dir, interpreter, runtime_dir, endpoint_url, credentials):
         self.spec = spec
         self.created = time.monotonic()
         self.last_used = self.created
@@ -106,8 +107,7 @@ class ExecutionEnvironment:
             'AWS_LAMBDA_LOG_GROUP_NAME': f'/aws/lambda/{spec.name}',
             'AWS_LAMBDA_LOG_STREAM_NAME': self.log_stream,
             'AWS_LAMBDA_INITIALIZATION_TYPE': 'on-demand',
-            'AWS_ACCESS_KEY_ID': 'test', 'AWS_SECRET_ACCESS_KEY': 'test',
-            'AWS_SESSION_TOKEN': 'test', 'AWS_ENDPOINT_URL': endpoint_url,
+            **credentials, 'AWS_ENDPOINT_URL': endpoint_url,
             'AWS_LAMBDA_RUNTIME_API': self.api.address, 'LAMBDA_TASK_ROOT': task_root,
             'LAMBDA_RUNTIME_DIR': runtime_dir,
         }

@@ -14,6 +14,7 @@ import uuid
 from moto.awslambda.models import lambda_backends
 from moto.logs.models import logs_backends
 
+from local_endpoint import iam
 from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
 
 MAX_CONCURRENCY = 10
@@ -130,7 +131,8 @@ class LambdaService:
             memory_size=function.memory_size,
             environment=tuple(sorted((function.environment_vars or {}).items())),
             code_sha=function.code_sha_256,
-            layer_arns=tuple(layer['Arn'] for layer in function.layers), account=account,
+            layer_arns=tuple(layer['Arn'] for layer in function.layers), role=function.role,
+            account=account,
             region=region, code=function.code_bytes, layers=layers), function.reserved_concurrency
 
     def invoke(self, spec, reserved, payload, wait_for_capacity=False):
@@ -142,7 +144,9 @@ class LambdaService:
             pool = self.pools.setdefault((spec.account, spec.region, spec.name), Pool())
         environment = pool.acquire(spec, limit, lambda: ExecutionEnvironment(
             spec, self.state_dir, self.runtimes.interpreter(spec.runtime),
-            self.runtimes.runtime_dir(spec.runtime), self.endpoint_url), wait_for_capacity)
+            self.runtimes.runtime_dir(spec.runtime), self.endpoint_url,
+            iam.role_credentials(spec.account, spec.region, spec.role, spec.name)),
+            wait_for_capacity)
         request_id = str(uuid.uuid4())
         trace_id = f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0'
         outcome = None

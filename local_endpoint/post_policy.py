@@ -1,8 +1,9 @@
 """Browser-form uploads (presigned POST) checked as S3 checks them; moto checks nothing.
 
 A refused upload gets S3's status code and XML error, and never reaches the bucket, so it
-triggers nothing. The signature is verified against the local credentials (LOCAL_CREDENTIALS:
-access key "test", secret "test", the ones `make local-env` exports).
+triggers nothing. The signature is verified with the signer's secret, looked up by the caller
+(the endpoint knows the local key and moto's IAM users and role sessions; the session token,
+when the form carries one, must be the session's).
 """
 import base64
 import hashlib
@@ -10,27 +11,26 @@ import hmac
 import io
 import json
 from datetime import datetime, timezone
-from xml.sax.saxutils import escape
 
 from werkzeug.formparser import parse_form_data
-from werkzeug.wrappers import Response
 
-LOCAL_CREDENTIALS = {'test': 'test'}
+from local_endpoint.s3_errors import S3Error
+
+
+def local_secret(access_key_id, token=None):
+    """The local key only (`make local-env`'s test/test): what the unit tests sign with."""
+    return 'test' if access_key_id == 'test' and not token else None
+
+
 # Fields no condition needs to name: the signature (SigV4 or SigV2), the policy, the file.
 IGNORED_FIELDS = ('x-amz-signature', 'signature', 'awsaccesskeyid', 'file', 'policy')
 
 
-class Refused(Exception):
-    def __init__(self, status, code, message, **extra):
-        super().__init__(message)
-        self.status, self.code, self.message, self.extra = status, code, message, extra
+class Upload:
+    """What a verified form asks for: who signed it, and the object it writes."""
 
-    def response(self):
-        details = ''.join(f'<{name}>{escape(str(value))}</{name}>'
-                          for name, value in self.extra.items())
-        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{self.code}</Code>'
-                f'<Message>{escape(self.message)}</Message>{details}</Error>')
-        return Response(body, status=self.status, content_type='application/xml')
+    def __init__(self, access_key_id, token, bucket, key):
+        self.access_key_id, self.token, self.bucket, self.key = access_key_id, token, bucket, key
 
 
 def is_form_upload(environ):
@@ -40,8 +40,8 @@ def is_form_upload(environ):
             and environ.get('CONTENT_TYPE', '').startswith('multipart/form-data'))
 
 
-def check(environ, credentials=LOCAL_CREDENTIALS, now=None):
-    """Raise Refused, or return the environ for moto with the body ready to read again."""
+def check(environ, secret_of=local_secret, now=None):
+    """Raise S3Error, or return (environ for moto with the body ready to read again, Upload)."""
     length = int(environ.get('CONTENT_LENGTH') or 0)
     raw = environ['wsgi.input'].read(length)
     parsing = dict(environ, **{'wsgi.input': io.BytesIO(raw)})
@@ -50,13 +50,16 @@ def check(environ, credentials=LOCAL_CREDENTIALS, now=None):
     bucket = environ['PATH_INFO'].strip('/')
     upload = files.get('file')
     size = len(upload.read()) if upload else 0
-    verify(fields, bucket, size, credentials, now or datetime.now(timezone.utc))
-    return dict(environ, **{'wsgi.input': io.BytesIO(raw)})
+    access_key_id = verify(fields, bucket, size, secret_of, now or datetime.now(timezone.utc))
+    key = fields.get('key', '').replace('${filename}', upload.filename if upload else '')
+    return (dict(environ, **{'wsgi.input': io.BytesIO(raw)}),
+            Upload(access_key_id, fields.get('x-amz-security-token'), bucket, key))
 
 
-def verify(fields, bucket, size, credentials, now):
+def verify(fields, bucket, size, secret_of, now):
+    """Raise S3Error unless S3 would accept the form; return the signer's access key id."""
     if 'policy' not in fields:
-        raise Refused(403, 'AccessDenied', 'Access Denied')
+        raise S3Error(403, 'AccessDenied', 'Access Denied')
     if 'x-amz-credential' in fields:  # SigV4
         access_key, _, scope = fields['x-amz-credential'].partition('/')
         given = fields.get('x-amz-signature', '')
@@ -64,12 +67,13 @@ def verify(fields, bucket, size, credentials, now):
     else:  # SigV2, which S3 still accepts for POST (and botocore's default presigns)
         access_key, given = fields.get('awsaccesskeyid', ''), fields.get('signature', '')
         expected = lambda secret: signature_v2(secret, fields['policy'])
-    if access_key not in credentials:
-        raise Refused(403, 'InvalidAccessKeyId',
+    secret = secret_of(access_key, fields.get('x-amz-security-token'))
+    if secret is None:
+        raise S3Error(403, 'InvalidAccessKeyId',
                       'The AWS Access Key Id you provided does not exist in our records.',
                       AWSAccessKeyId=access_key)
-    if not hmac.compare_digest(expected(credentials[access_key]), given):
-        raise Refused(403, 'SignatureDoesNotMatch',
+    if not hmac.compare_digest(expected(secret), given):
+        raise S3Error(403, 'SignatureDoesNotMatch',
                       'The request signature we calculated does not match the signature you '
                       'provided. Check your key and signing method.')
     try:
@@ -77,10 +81,10 @@ def verify(fields, bucket, size, credentials, now):
         expiration = datetime.strptime(policy['expiration'].replace('Z', '+0000')[:19] + '+0000',
                                        '%Y-%m-%dT%H:%M:%S%z')
     except (ValueError, KeyError):
-        raise Refused(400, 'InvalidPolicyDocument',
+        raise S3Error(400, 'InvalidPolicyDocument',
                       'Invalid Policy: Invalid JSON or missing expiration.') from None
     if now >= expiration:
-        raise Refused(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.')
+        raise S3Error(403, 'AccessDenied', 'Invalid according to Policy: Policy expired.')
     values = dict(fields, bucket=bucket)
     covered = set()
     for condition in policy.get('conditions', []):
@@ -88,8 +92,9 @@ def verify(fields, bucket, size, credentials, now):
     extra = sorted(name for name in fields if name not in covered
                    and name not in IGNORED_FIELDS and not name.startswith('x-ignore-'))
     if extra:
-        raise Refused(403, 'AccessDenied',
+        raise S3Error(403, 'AccessDenied',
                       f'Invalid according to Policy: Extra input fields: {", ".join(extra)}')
+    return access_key
 
 
 def apply(condition, values, size):
@@ -104,11 +109,11 @@ def apply(condition, values, size):
     if operator == 'content-length-range':
         low, high = int(condition[1]), int(condition[2])
         if size > high:
-            raise Refused(400, 'EntityTooLarge',
+            raise S3Error(400, 'EntityTooLarge',
                           'Your proposed upload exceeds the maximum allowed size',
                           ProposedSize=size, MaxSizeAllowed=high)
         if size < low:
-            raise Refused(400, 'EntityTooSmall',
+            raise S3Error(400, 'EntityTooSmall',
                           'Your proposed upload is smaller than the minimum allowed size',
                           ProposedSize=size, MinSizeAllowed=low)
         return set()
@@ -119,12 +124,12 @@ def apply(condition, values, size):
     elif operator == 'starts-with' and not value.startswith(condition[2]):
         fail(condition)
     elif operator not in ('eq', 'starts-with'):
-        raise Refused(400, 'InvalidPolicyDocument', f'Invalid Policy: unknown condition {operator}')
+        raise S3Error(400, 'InvalidPolicyDocument', f'Invalid Policy: unknown condition {operator}')
     return {name}
 
 
 def fail(condition):
-    raise Refused(403, 'AccessDenied',
+    raise S3Error(403, 'AccessDenied',
                   f'Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}')
 
 

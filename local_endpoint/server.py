@@ -21,12 +21,13 @@ from moto.s3 import notifications
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import post_policy
+from local_endpoint import iam, post_policy
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (FunctionNotFound, LambdaService, Throttled,
                                            UnsupportedRuntime)
 from local_endpoint.runtimes import Runtimes
+from local_endpoint.s3_errors import S3Error
 
 DEFAULT_PORT = 4566
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
@@ -39,8 +40,11 @@ def region_of(request, default='us-east-1'):
 
 
 class Endpoint:
-    def __init__(self, host, port, state_dir, retry_delays=None):
+    def __init__(self, host, port, state_dir, retry_delays=None, enforce_iam=False):
         self.url = f'http://{host}:{port}'
+        if enforce_iam:
+            iam.enforce()
+        iam.ensure_admin()
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self.runtimes = Runtimes(self.state_dir)
@@ -64,7 +68,8 @@ class Endpoint:
         path = environ.get('PATH_INFO', '')
         if path == '/_local/health':
             return Response(json.dumps({'status': 'ok', 'environments':
-                                        self.lambdas.environments()}),
+                                        self.lambdas.environments(),
+                                        'iam': 'enforced' if iam.enforcing() else 'off'}),
                             content_type='application/json')(environ, start_response)
         if path == '/_local/faults' and environ.get('REQUEST_METHOD') == 'POST':
             return self.add_fault(Request(environ))(environ, start_response)
@@ -78,12 +83,36 @@ class Endpoint:
             return self.http(Request(environ))(environ, start_response)
         if path.rstrip('/') == '/v2/apis' and environ.get('REQUEST_METHOD') == 'POST':
             return self.create_api(environ, start_response)
+        enforcing = iam.enforcing()
+        if enforcing:
+            iam.ensure_admin()
         if post_policy.is_form_upload(environ):
             try:
-                environ = post_policy.check(environ)
-            except post_policy.Refused as refusal:
+                environ, upload = post_policy.check(environ, iam.secret_of)
+                if enforcing:
+                    iam.S3Authorization(upload.access_key_id, upload.token, 'PutObject',
+                                        upload.bucket).permit(upload.bucket, upload.key)
+            except S3Error as refusal:
                 return refusal.response()(environ, start_response)
+            with iam.checked_here():
+                return self.moto(environ, start_response)
+        if enforcing and 'HTTP_AUTHORIZATION' not in environ \
+                and not path.startswith('/moto-api/'):
+            return self.unsigned_s3_request(environ, start_response)
         return self.moto(environ, start_response)
+
+    def unsigned_s3_request(self, environ, start_response):
+        """With IAM enforced, a request without an Authorization header is a presigned URL
+        (verified and authorized here), a CORS preflight (never signed), or anonymous."""
+        try:
+            if iam.is_presigned(environ):
+                iam.check_presigned(environ)
+            elif environ.get('REQUEST_METHOD') != 'OPTIONS':
+                raise S3Error(403, 'AccessDenied', 'Access Denied')
+        except S3Error as refusal:
+            return refusal.response()(environ, start_response)
+        with iam.checked_here():
+            return self.moto(environ, start_response)
 
     def add_fault(self, request):
         """POST /_local/faults {"bucket": B, "count": N, "status": 503, "code": "SlowDown"}:
@@ -110,7 +139,7 @@ class Endpoint:
             for fault in self.faults:
                 if fault['bucket'] == bucket and fault['remaining'] > 0:
                     fault['remaining'] -= 1
-                    return post_policy.Refused(fault['status'], fault['code'], fault['message'])
+                    return S3Error(fault['status'], fault['code'], fault['message'])
         return None
 
     def create_api(self, environ, start_response):
@@ -176,8 +205,8 @@ def lambda_error(status, error_type, message):
                     content_type='application/json')
 
 
-def serve(host, port, state_dir, retry_delays=None):
-    endpoint = Endpoint(host, port, state_dir, retry_delays)
+def serve(host, port, state_dir, retry_delays=None, enforce_iam=False):
+    endpoint = Endpoint(host, port, state_dir, retry_delays, enforce_iam)
     server = make_server(host, port, endpoint, threaded=True, request_handler=MotoRequestHandler)
 
     def stop(*_):
@@ -185,7 +214,8 @@ def serve(host, port, state_dir, retry_delays=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f'local AWS endpoint on {endpoint.url} (state in {endpoint.state_dir})', flush=True)
+    print(f'local AWS endpoint on {endpoint.url} (state in {endpoint.state_dir}; IAM '
+          f'{"enforced" if iam.enforcing() else "not enforced"})', flush=True)
     try:
         server.serve_forever()
     finally:
@@ -200,10 +230,13 @@ def main(argv=None):
     parser.add_argument('--state-dir', default='.local')
     parser.add_argument('--retry-delays', default=os.environ.get('LOCAL_RETRY_DELAYS', '1,2'),
                         help='seconds before the 2nd and 3rd attempts of a failed async event')
+    parser.add_argument('--enforce-iam', action='store_true',
+                        default=os.environ.get('LOCAL_ENFORCE_IAM', '') not in ('', '0'),
+                        help="check every request against the caller's IAM policies")
     arguments = parser.parse_args(argv)
     logging.getLogger('werkzeug').setLevel(logging.WARNING)
     delays = tuple(float(value) for value in arguments.retry_delays.split(',') if value)
-    serve(arguments.host, arguments.port, arguments.state_dir, delays)
+    serve(arguments.host, arguments.port, arguments.state_dir, delays, arguments.enforce_iam)
     return 0
 
 

@@ -132,11 +132,19 @@ class EndpointTestCase(ProjectCopyTestCase):
         self.wait_for(lambda: all(self.exists(RESIZED_BUCKET, key) for key in keys),
                       seconds=seconds, what=f'{count} resized images')
         elapsed = time.perf_counter() - started
-        resized = [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
-                   if line.startswith('{') and '"resized"' in line]
+        def every_upload_logged():  # log lines land when an invocation ends, after its object
+            logged = self.resized_keys()
+            return logged if keys <= set(logged) else None
+
+        resized = self.wait_for(every_upload_logged, seconds=30,
+                                what='a "resized" log line for each upload')
         self.assertEqual(sorted(key for key in resized if key in keys), sorted(keys),
                          'none lost, none resized twice')
         return elapsed
+
+    def resized_keys(self):
+        return [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
+                if line.startswith('{') and '"resized"' in line]
 
     def wait_for(self, predicate, seconds=60, what='condition'):
         deadline = time.monotonic() + seconds

@@ -1,13 +1,22 @@
-"""The local endpoint's pure parts: POST policy checks, response mapping, interpreter choice."""
+"""The local endpoint's pure parts: POST policy and presigned URL checks, response mapping,
+interpreter choice."""
 import base64
 import json
 import tempfile
 import unittest
 from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote, urlsplit
 
-from local_endpoint import post_policy
+import boto3
+from botocore.config import Config
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import iam_backends
+from werkzeug.test import EnvironBuilder
+
+from local_endpoint import iam, post_policy
 from local_endpoint.http_front import response_from
 from local_endpoint.runtimes import Runtimes, pinned
+from local_endpoint.s3_errors import S3Error
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 SCOPE = '20261121/us-east-1/s3/aws4_request'
@@ -31,10 +40,10 @@ BASE = [{'bucket': 'b'}, ['starts-with', '$key', 'uploads/'], {'x-amz-algorithm'
 
 class PostPolicyTest(unittest.TestCase):
     def verify(self, fields, size=10):
-        post_policy.verify(fields, 'b', size, post_policy.LOCAL_CREDENTIALS, NOW)
+        post_policy.verify(fields, 'b', size, post_policy.local_secret, NOW)
 
     def refused(self, fields, size=10):
-        with self.assertRaises(post_policy.Refused) as caught:
+        with self.assertRaises(S3Error) as caught:
             self.verify(fields, size)
         return caught.exception
 
@@ -80,6 +89,51 @@ class PostPolicyTest(unittest.TestCase):
         self.verify(fields)
         fields['signature'] = 'forged'
         self.assertEqual(self.refused(fields).code, 'SignatureDoesNotMatch')
+
+
+class PresignedUrlTest(unittest.TestCase):
+    """With IAM enforced, the endpoint verifies presigned URLs itself (moto needs a header)."""
+
+    @staticmethod
+    def environ(url):
+        parts = urlsplit(url)
+        return dict(EnvironBuilder(path=unquote(parts.path), query_string=parts.query,
+                                   base_url='http://127.0.0.1:4566').get_environ(),
+                    RAW_URI=f'{parts.path}?{parts.query}')
+
+    @staticmethod
+    def presign(access_key='test', secret='test', key='uploads/a b+c.jpg'):
+        client = boto3.client('s3', endpoint_url='http://127.0.0.1:4566', region_name='us-east-1',
+                              aws_access_key_id=access_key, aws_secret_access_key=secret,
+                              config=Config(signature_version='s3v4',
+                                            s3={'addressing_style': 'path'}))
+        return client.generate_presigned_url('get_object', Params={'Bucket': 'b', 'Key': key},
+                                             ExpiresIn=60)
+
+    def setUp(self):
+        iam.ensure_admin()
+
+    def test_a_good_url_passes(self):
+        iam.check_presigned(self.environ(self.presign()))
+
+    def test_each_refusal_has_s3s_code(self):
+        backend = iam_backends[DEFAULT_ACCOUNT_ID]['aws']
+        if 'nobody' not in backend.users:
+            backend.create_user('us-east-1', 'nobody')
+        powerless = backend.create_access_key('nobody')
+        later = datetime.now(timezone.utc) + timedelta(minutes=2)
+        cases = [
+            (self.presign(), later, 'AccessDenied'),  # expired
+            (self.presign().replace('a%20b', 'a%20c'), None, 'SignatureDoesNotMatch'),
+            (self.presign(secret='wrong'), None, 'SignatureDoesNotMatch'),
+            (self.presign(access_key='AKIAUNKNOWN000000000'), None, 'InvalidAccessKeyId'),
+            (self.presign(powerless.access_key_id, powerless.secret_access_key), None,
+             'AccessDenied'),  # a valid signature by a user with no policy
+        ]
+        for url, now, code in cases:
+            with self.subTest(code=code, url=url), self.assertRaises(S3Error) as caught:
+                iam.check_presigned(self.environ(url), now=now)
+            self.assertEqual(caught.exception.code, code)
 
 
 class ResponseMappingTest(unittest.TestCase):
