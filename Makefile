@@ -103,6 +103,9 @@ bench-resize: bootstrap ## resize engines side by side on one core: project, tut
 build size update delete: ## build, size, update or delete both functions
 	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function $@ || exit 1; done
 
+layer layer-check layer-publish layer-lock: ## image_resize's ImageMagick layer: build, check, publish (prints the ARN), re-lock
+	@$(MAKE) --no-print-directory -C image_resize $@
+
 create deploy: ## create (or deploy) both functions, then wire the trigger and the gallery URL
 	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function $@ || exit 1; done
 	@$(MAKE) --no-print-directory wire

@@ -27,8 +27,25 @@ EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
 SINCE ?= 10m
 #: names left out of the zip, besides caches, hidden files, tests and zips
 ZIP_EXCLUDE ?= Makefile requirements.txt events
-#: warn when a function that needs ImageMagick is created without a layer (real AWS only)
-LAYER_WARNING ?= $(if $(AWS_ENDPOINT_URL),,yes)
+#: refuse to create a function needing ImageMagick without a layer (real AWS only by default)
+LAYER_REQUIRED ?= $(if $(AWS_ENDPOINT_URL),,yes)
+
+# A layer of the function's own, when its Makefile sets LAYER_LOCK (image_resize: ImageMagick)
+#: the layer zip make layer builds
+LAYER_ZIP ?= layer.zip
+#: the Debian packages the layer is made of, with versions (make layer-lock rewrites it)
+LAYER_LOCK ?=
+#: files the layer's build reads besides the lock (its policy.xml...)
+LAYER_INPUTS ?=
+#: the layer's name in Lambda
+LAYER_NAME ?= $(APP)-$(FUNCTION_NAME)
+LAYER_DESCRIPTION ?= $(LAYER_NAME)
+#: runtimes the published layer declares itself compatible with
+LAYER_RUNTIMES ?= python3.12 python3.13
+#: the Debian mirror the layer's packages come from
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+#: its security-updates mirror
+DEBIAN_SECURITY_MIRROR ?= http://deb.debian.org/debian-security
 
 BUILD_DIR := .build
 DEPLOYED_JSON := $(BUILD_DIR)/deployed.json
@@ -56,8 +73,14 @@ SOURCES := $(shell find . -mindepth 1 \( -path './.*' -o -name __pycache__ -o -n
   $(foreach name,$(ZIP_EXCLUDE),-o -name '$(name)') \) -prune -o -type f \
   ! -name '*.pyc' ! -name '*.zip' -print)
 
+# The newest version of the function's layer published for ARCH and RUNTIME, if any.
+newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer-versions \
+  --layer-name $(LAYER_NAME) --compatible-architecture $(ARCH) --compatible-runtime $(RUNTIME) \
+  --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
+
 .DEFAULT_GOAL := help
-.PHONY: help clean_pyc install_deps build size create update deploy invoke logs delete clean
+.PHONY: help clean_pyc install_deps build size create update deploy invoke logs delete clean \
+  layer layer-check layer-publish layer-lock
 
 help: ## this list
 	@echo "$(FUNCTION_NAME) ($(notdir $(CURDIR))): targets"
@@ -106,9 +129,14 @@ $(TOOLS) -m deploy.plan environment $(ENV_JSON) $(foreach name,$(FUNCTION_ENV),'
 endef
 
 # In a variable: commas inside $(if ...) would split its arguments.
-NO_LAYER_WARNING = warning: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) \
-  runtime does not have: set IMAGEMAGICK_LAYER_ARN (or LAYERS) to a layer that provides it, \
-  or every resize will fail with 'MagickWand shared library not found'.
+NO_LAYER_ERROR = error: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) runtime \
+  does not have, and no layer provides it in $(REGION) for $(ARCH): every resize would fail \
+  with 'MagickWand shared library not found'. Run make layer-publish (it builds the ImageMagick \
+  layer and publishes it; create then attaches it), or set IMAGEMAGICK_LAYER_ARN.
+
+define require_layer
+$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS)),,$(if $(LAYER_REQUIRED),echo "$(NO_LAYER_ERROR)" >&2; exit 1)))
+endef
 
 CREATE_FUNCTION = $(AWS) lambda create-function --function-name $(FUNCTION_NAME) \
   --runtime $(RUNTIME) --architectures $(ARCH) --role $(ROLE_ARN) --handler $(HANDLER) \
@@ -119,7 +147,7 @@ create: build ## create the function, then wait until it is active
 	@$(require_aws)
 	@$(fetch_deployed)
 	@if test -f $(DEPLOYED_JSON); then echo "error: function $(FUNCTION_NAME) already exists in $(REGION): use make update (or make deploy)." >&2; exit 1; fi
-	@$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS)),,$(if $(LAYER_WARNING),echo "$(NO_LAYER_WARNING)" >&2)))
+	@$(require_layer)
 	@$(write_environment)
 	@echo "$(CREATE_FUNCTION)"
 	@attempt=1; until $(CREATE_FUNCTION) --query '[FunctionArn, Version, CodeSha256]' --output text 2> $(BUILD_DIR)/aws-error.txt; do \
@@ -136,6 +164,7 @@ update: build ## publish new code only if its CodeSha256 changed; update the con
 	@$(require_aws)
 	@$(fetch_deployed)
 	@$(require_function)
+	@$(require_layer)
 	@$(write_environment)
 	@actions=$$($(TOOLS) -m deploy.plan changes $(DEPLOYED_JSON) --zip $(ZIPFILE_NAME) \
 	    --architecture $(ARCH) --runtime $(RUNTIME) --handler $(HANDLER) --timeout $(TIMEOUT) \
@@ -188,5 +217,32 @@ delete: ## delete the function from Lambda
 	$(AWS) lambda delete-function --function-name $(FUNCTION_NAME)
 	@echo "$(FUNCTION_NAME): deleted"
 
-clean: clean_pyc ## remove the zip and .build/ (vendored dependencies)
-	rm -rf $(BUILD_DIR) $(ZIPFILE_NAME)
+layer: | $(VENV_STAMP) ## build the function's layer zip from its locked Debian packages (only when an input changed)
+	@test -n "$(LAYER_LOCK)" || { echo "error: $(FUNCTION_NAME) has no layer (LAYER_LOCK is not set)" >&2; exit 1; }
+	@$(TOOLS) -m deploy.layer build --arch $(ARCH) --lock $(LAYER_LOCK) $(LAYER_INPUTS) \
+	  --work $(BUILD_DIR)/layer --output $(LAYER_ZIP) --mirror $(DEBIAN_MIRROR) \
+	  --security-mirror $(DEBIAN_SECURITY_MIRROR)
+
+layer-check: layer ## check that every ELF file in the layer loads on Amazon Linux 2023
+	@$(TOOLS) -m deploy.elf check $(LAYER_ZIP)
+
+layer-publish: layer ## publish the layer (only if its content changed) and print its ARN
+	@$(require_aws)
+	@sha=$$($(TOOLS) -m deploy.zipper sha256 $(LAYER_ZIP)); \
+	latest="$(newest_layer_version)"; \
+	if test -n "$$latest" && test "$$($(AWS) lambda get-layer-version --layer-name $(LAYER_NAME) \
+	    --version-number $${latest##*:} --query Content.CodeSha256 --output text)" = "$$sha"; then \
+	  echo "$(LAYER_NAME): unchanged, already published as"; echo "$$latest"; exit 0; fi; \
+	echo "$(AWS) lambda publish-layer-version --layer-name $(LAYER_NAME) --zip-file fileb://$(LAYER_ZIP) --compatible-runtimes $(LAYER_RUNTIMES) --compatible-architectures $(ARCH)"; \
+	$(AWS) lambda publish-layer-version --layer-name $(LAYER_NAME) \
+	  --description "$(LAYER_DESCRIPTION)" --zip-file fileb://$(LAYER_ZIP) \
+	  --compatible-runtimes $(LAYER_RUNTIMES) --compatible-architectures $(ARCH) \
+	  --query LayerVersionArn --output text
+
+layer-lock: | $(VENV_STAMP) ## resolve the layer's Debian packages again and rewrite LAYER_LOCK with their versions
+	@test -n "$(LAYER_LOCK)" || { echo "error: $(FUNCTION_NAME) has no layer (LAYER_LOCK is not set)" >&2; exit 1; }
+	@$(TOOLS) -m deploy.layer lock --lock $(LAYER_LOCK) --work $(BUILD_DIR)/layer \
+	  --mirror $(DEBIAN_MIRROR) --security-mirror $(DEBIAN_SECURITY_MIRROR)
+
+clean: clean_pyc ## remove the zips and .build/ (vendored dependencies, the layer's packages)
+	rm -rf $(BUILD_DIR) $(ZIPFILE_NAME) $(LAYER_ZIP)

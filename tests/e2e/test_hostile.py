@@ -34,7 +34,10 @@ INVALID = {
 }
 
 
-class HostileUseTest(EndpointTestCase):
+class HostileCorpusTests:
+    """The corpus, for any EndpointTestCase: with the host's ImageMagick here, with the
+    ImageMagick layer in tests/e2e/test_layer.py."""
+
     def upload(self, data, content_type):
         form = self.upload_form()
         status, body = post_form(form, data, content_type)
@@ -101,6 +104,8 @@ class HostileUseTest(EndpointTestCase):
         tag_set = self.client('s3').get_object_tagging(Bucket=UPLOAD_BUCKET, Key=key)['TagSet']
         return {tag['Key']: tag['Value'] for tag in tag_set}
 
+
+class HostileUseTest(HostileCorpusTests, EndpointTestCase):
     def test_two_hundred_uploads_sixteen_in_flight(self):
         seconds = self.upload_concurrently(200, in_flight=16, seconds=240)
         print(f'\n200 uploads, 16 in flight: {200 / seconds:.1f} uploads/s ({seconds:.1f} s)',

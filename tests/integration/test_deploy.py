@@ -213,22 +213,39 @@ class DeployedServiceTest(AgainstMotoServer):
 
 
 class ImageMagickLayerTest(AgainstMotoServer):
-    def test_create_warns_without_a_layer_and_sets_magick_home_with_one(self):
+    def publish_layer(self, name=f'{APP}-imagemagick'):
+        return self.client('lambda').publish_layer_version(
+            LayerName=name, Content={'ZipFile': b'PK\x05\x06' + b'\x00' * 18},
+            CompatibleRuntimes=['python3.12'], CompatibleArchitectures=['x86_64'])[
+            'LayerVersionArn']
+
+    def test_create_stops_without_a_layer_and_attaches_the_newest_published(self):
         self.make('infra')
-        result = self.make('create', 'LAYER_WARNING=yes', directory='image_resize')
-        self.assertIn('ResizeImage needs ImageMagick', result.stderr)
-        self.assertIn('IMAGEMAGICK_LAYER_ARN', result.stderr)
-        self.make('delete', directory='image_resize')
-        layer = self.client('lambda').publish_layer_version(
-            LayerName='imagemagick', Content={'ZipFile': b'PK\x05\x06' + b'\x00' * 18},
-            CompatibleRuntimes=['python3.12'])['LayerVersionArn']
-        result = self.make('create', 'LAYER_WARNING=yes', f'IMAGEMAGICK_LAYER_ARN={layer}',
-                           directory='image_resize')
-        self.assertNotIn('needs ImageMagick', result.stderr)
+        # LAYER_REQUIRED=yes: as against real AWS (locally, the host's ImageMagick serves)
+        refused = self.make('create', 'LAYER_REQUIRED=yes', directory='image_resize',
+                            check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn('ResizeImage needs ImageMagick', refused.stderr)
+        self.assertIn('Run make layer-publish', refused.stderr)
+        with self.assertRaises(self.client('lambda').exceptions.ResourceNotFoundException):
+            self.client('lambda').get_function(FunctionName='ResizeImage')
+
+        self.publish_layer()
+        newest = self.publish_layer()
+        self.make('create', 'LAYER_REQUIRED=yes', directory='image_resize')
         configuration = self.client('lambda').get_function_configuration(
             FunctionName='ResizeImage')
-        self.assertEqual([item['Arn'] for item in configuration['Layers']], [layer])
-        self.assertEqual(configuration['Environment']['Variables']['MAGICK_HOME'], '/opt')
+        self.assertEqual([item['Arn'] for item in configuration['Layers']], [newest])
+        self.assertEqual(configuration['Environment']['Variables'], dict(
+            configuration['Environment']['Variables'], MAGICK_HOME='/opt',
+            MAGICK_CONFIGURE_PATH='/opt/etc/imagemagick',
+            MAGICK_CODER_MODULE_PATH='/opt/lib/imagemagick/coders'))
+
+        other = self.publish_layer('someone-elses-imagemagick')
+        self.make('update', f'IMAGEMAGICK_LAYER_ARN={other}', directory='image_resize')
+        configuration = self.client('lambda').get_function_configuration(
+            FunctionName='ResizeImage')
+        self.assertEqual([item['Arn'] for item in configuration['Layers']], [other])
 
 
 class DestroyTest(AgainstMotoServer):
