@@ -39,6 +39,7 @@ LAYER_LOCK ?=
 LAYER_INPUTS ?=
 #: the layer's name in Lambda
 LAYER_NAME ?= $(APP)-$(FUNCTION_NAME)
+#: the description publish-layer-version records
 LAYER_DESCRIPTION ?= $(LAYER_NAME)
 #: runtimes the published layer declares itself compatible with
 LAYER_RUNTIMES ?= python3.12 python3.13

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -85,6 +86,7 @@ class ExecutionEnvironment:
         self.opt = self._merge_layers(state_dir)
         self.api = RuntimeAPI()
         self._lines = []
+        self._partial = b''
         self._lines_lock = threading.Lock()
         self._killed_for = None
         python_path = [task_root]
@@ -143,28 +145,41 @@ class ExecutionEnvironment:
         return folder
 
     def _read_output(self):
-        for raw in iter(self.process.stdout.readline, b''):
-            with self._lines_lock:
-                self._lines.append(raw.decode(errors='replace').rstrip('\n'))
+        """File the process's output as lines. Bytes leave the pipe only under the lock that
+        take_lines holds, so "the pipe is empty" there means "everything is filed"."""
+        descriptor = self.process.stdout.fileno()
+        while True:
+            try:
+                select.select([descriptor], [], [])  # wait, leaving the bytes in the pipe
+                with self._lines_lock:
+                    data = os.read(descriptor, 1 << 16)
+                    if not data:
+                        self._file_partial_line()
+                        return
+                    *complete, self._partial = (self._partial + data).split(b'\n')
+                    self._lines.extend(line.decode(errors='replace') for line in complete)
+            except (OSError, ValueError):  # closed: nothing more will come
+                return
 
-    def take_lines(self, settle_ms=1, limit_ms=200):
+    def _file_partial_line(self):
+        if self._partial:
+            self._lines.append(self._partial.decode(errors='replace'))
+            self._partial = b''
+
+    def take_lines(self, limit_ms=200):
         """The output since the last call.
 
         What the handler printed was written to the pipe before its result was posted, so it
-        is complete once the pipe holds no unread bytes and the reader has stopped adding.
+        is all filed once the pipe holds no unread bytes (checked under the reader's lock).
         """
         deadline = time.monotonic() + limit_ms / 1000
-        seen = -1
-        while time.monotonic() < deadline:
+        while True:
             with self._lines_lock:
-                count = len(self._lines)
-            if count == seen and self._unread() == 0:
-                break
-            seen = count
-            time.sleep(settle_ms / 1000)
-        with self._lines_lock:
-            lines, self._lines = self._lines, []
-        return lines
+                if self._unread() == 0 or time.monotonic() > deadline:
+                    self._file_partial_line()
+                    lines, self._lines = self._lines, []
+                    return lines
+            time.sleep(0.001)
 
     def _unread(self):
         try:

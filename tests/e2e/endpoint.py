@@ -59,8 +59,12 @@ def post_form(form, body, content_type='image/jpeg', name='photo.jpg'):
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
                  f'filename="{name}"\r\nContent-Type: {content_type}\r\n\r\n'.encode()
                  + body + f'\r\n--{boundary}--\r\n'.encode())
-    request = urllib.request.Request(form['url'], data=b''.join(parts), method='POST', headers={
-        'Content-Type': f'multipart/form-data; boundary={boundary}'})
+    return fetch(urllib.request.Request(form['url'], data=b''.join(parts), method='POST', headers={
+        'Content-Type': f'multipart/form-data; boundary={boundary}'}))
+
+
+def fetch(request):
+    """(status, body) of a URL or Request, error statuses included."""
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read()

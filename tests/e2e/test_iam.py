@@ -4,7 +4,6 @@ call that needs it fail with AccessDenied, the way it would on AWS."""
 import json
 import os
 import re
-import urllib.error
 import urllib.request
 
 import boto3
@@ -12,18 +11,10 @@ from botocore.exceptions import ClientError
 
 from tests import images
 from tests.e2e.endpoint import (REGION, RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase,
-                                post_form)
+                                fetch, post_form)
 
 RESIZE_ROLE = 'image-service-ResizeImage'
 LIST_ROLE = 'image-service-ListImage'
-
-
-def fetch(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 class IamEnforcementTest(EndpointTestCase):
@@ -81,31 +72,29 @@ class IamEnforcementTest(EndpointTestCase):
         self.assertFalse([record for record in self.log_records('ResizeImage')
                           if record.get('event') == 'failed'])
 
-    def test_without_put_object_the_resize_fails_and_keeps_the_original(self):
-        self.without(RESIZE_ROLE, 's3:PutObject')
+    def resize_without(self, action):
+        """Upload once with `action` taken from the resize role; the key and its failure."""
+        self.without(RESIZE_ROLE, action)
         form = self.upload_form()
         self.assertEqual(post_form(form, images.jpeg(800, 600))[0], 204)
         failures = self.wait_for(lambda: [
             record for record in self.log_records('ResizeImage')
             if record.get('event') == 'failed' and record.get('key') == form['key']],
-            what='the failed resize')
-        self.assertEqual(failures[0]['operation'], 'PutObject')
+            what=f'the resize failing without {action}')
         self.assertIn('AccessDenied', failures[0]['detail'])
-        self.assertTrue(self.exists(UPLOAD_BUCKET, form['key']), 'the original is kept')
-        self.assertFalse(self.exists(RESIZED_BUCKET, form['key']))
+        return form['key'], failures[0]
+
+    def test_without_put_object_the_resize_fails_and_keeps_the_original(self):
+        key, failure = self.resize_without('s3:PutObject')
+        self.assertEqual(failure['operation'], 'PutObject')
+        self.assertTrue(self.exists(UPLOAD_BUCKET, key), 'the original is kept')
+        self.assertFalse(self.exists(RESIZED_BUCKET, key))
 
     def test_without_delete_object_the_copy_is_written_and_the_original_kept(self):
-        self.without(RESIZE_ROLE, 's3:DeleteObject')
-        form = self.upload_form()
-        self.assertEqual(post_form(form, images.jpeg(800, 600))[0], 204)
-        failures = self.wait_for(lambda: [
-            record for record in self.log_records('ResizeImage')
-            if record.get('event') == 'failed' and record.get('key') == form['key']],
-            what='the failed delete')
-        self.assertEqual(failures[0]['operation'], 'DeleteObject')
-        self.assertIn('AccessDenied', failures[0]['detail'])
-        self.assertTrue(self.exists(RESIZED_BUCKET, form['key']))
-        self.assertTrue(self.exists(UPLOAD_BUCKET, form['key']), 'the original is kept')
+        key, failure = self.resize_without('s3:DeleteObject')
+        self.assertEqual(failure['operation'], 'DeleteObject')
+        self.assertTrue(self.exists(RESIZED_BUCKET, key))
+        self.assertTrue(self.exists(UPLOAD_BUCKET, key), 'the original is kept')
 
     def test_without_list_bucket_the_gallery_reports_the_store_failing(self):
         self.without(LIST_ROLE, 's3:ListBucket')
