@@ -88,6 +88,9 @@ class Apt:
 def resolve(apt):
     """Every package a from-scratch install of MagickWand downloads (Resolve)."""
     archives = os.path.join(apt.folder, 'cache', 'archives')
+    for name in os.listdir(archives):  # an earlier resolution's versions are not this one's
+        if name.endswith('.deb'):
+            os.unlink(os.path.join(archives, name))
     apt.run('apt-get', 'install', '--download-only', '--no-install-recommends', '--yes',
             ROOT_PACKAGE)
     return sorted(os.path.join(archives, name) for name in os.listdir(archives)

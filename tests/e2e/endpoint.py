@@ -107,7 +107,14 @@ class EndpointTestCase(ProjectCopyTestCase):
 
     @classmethod
     def client(cls, service):
-        return local_client(cls.url, service, retries={'max_attempts': 1}, read_timeout=120)
+        """One client per service and class: making one costs more than the call it makes."""
+        clients = cls.__dict__.get('_clients')
+        if clients is None:
+            clients = cls._clients = {}
+        if service not in clients:
+            clients[service] = local_client(cls.url, service, retries={'max_attempts': 1},
+                                            read_timeout=120)
+        return clients[service]
 
     def upload_form(self, expires=None, max_bytes=None, signature_version='s3v4'):
         """The gallery's own form (GET /presign), or one signed here with other limits."""
