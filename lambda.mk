@@ -225,7 +225,7 @@ layer: | $(VENV_STAMP) ## build the function's layer zip from its locked Debian 
 	  --security-mirror $(DEBIAN_SECURITY_MIRROR)
 
 layer-check: layer ## check that every ELF file in the layer loads on Amazon Linux 2023
-	@$(TOOLS) -m deploy.elf check $(LAYER_ZIP)
+	@$(TOOLS) -m deploy.elf check $(LAYER_ZIP) --arch $(ARCH)
 
 layer-publish: layer ## publish the layer (only if its content changed) and print its ARN
 	@$(require_aws)

@@ -5,9 +5,10 @@ libstdc++. A library built on a newer system asks the dynamic linker for symbol 
 those lack (GLIBC_2.35 for bookworm's libMagickCore), and fails at dlopen with "version
 `GLIBC_2.35' not found". So a layer passes only if, for every ELF file in it:
 - each GLIBC_, GLIBCXX_, CXXABI_ and GCC_ version it needs is one Amazon Linux 2023 has;
-- each library it needs (DT_NEEDED) is in the layer, or is one the runtime provides.
+- each library it needs (DT_NEEDED) is in the layer, or is one the runtime provides;
+- it is built for the function's architecture.
 
-    python -m deploy.elf check imagemagick-layer.zip
+    python -m deploy.elf check imagemagick-layer.zip [--arch x86_64|arm64]
 """
 import argparse
 import io
@@ -29,14 +30,16 @@ RUNTIME_LIBRARIES = frozenset({
 # The highest symbol version of each family there: glibc 2.34, GCC 11.
 HIGHEST_VERSIONS = {'GLIBC': (2, 34), 'GLIBCXX': (3, 4, 29), 'CXXABI': (1, 3, 13),
                     'GCC': (7, 0, 0)}
+MACHINES = {'x86_64': 'EM_X86_64', 'arm64': 'EM_AARCH64'}  # Lambda architecture -> e_machine
 VERSION_NAME = re.compile(r'^(GLIBC|GLIBCXX|CXXABI|GCC)_(\d+(?:\.\d+)*)$')
 
 
 class ElfInfo:
     """What the dynamic linker will ask for when it loads one file."""
 
-    def __init__(self, name, soname, needed, versions):
-        self.name, self.soname, self.needed, self.versions = name, soname, needed, versions
+    def __init__(self, name, machine, soname, needed, versions):
+        self.name, self.machine, self.soname = name, machine, soname
+        self.needed, self.versions = needed, versions
 
 
 def read(name, data):
@@ -58,7 +61,7 @@ def read(name, data):
                     versions.update(auxiliary.name for auxiliary in auxiliaries)
     except ELFError as error:
         raise ValueError(f'{name}: not a readable ELF file ({error})') from None
-    return ElfInfo(name, soname, needed, versions)
+    return ElfInfo(name, elf['e_machine'], soname, needed, versions)
 
 
 def version_key(text):
@@ -71,7 +74,8 @@ def highest(versions, family):
     return max(found) if found else None
 
 
-def problems(files, runtime_libraries=RUNTIME_LIBRARIES, highest_versions=HIGHEST_VERSIONS):
+def problems(files, arch=None, runtime_libraries=RUNTIME_LIBRARIES,
+             highest_versions=HIGHEST_VERSIONS):
     """Every reason the files would not load on the runtime: (file name, problem) pairs.
 
     `files` maps names to bytes. A needed library is found by file name, as the dynamic
@@ -81,6 +85,8 @@ def problems(files, runtime_libraries=RUNTIME_LIBRARIES, highest_versions=HIGHES
     present = {name.rsplit('/', 1)[-1] for name in files}
     found = []
     for info in infos:
+        if arch and info.machine != MACHINES[arch]:
+            found.append((info.name, f'is built for {info.machine}, not {arch}'))
         for version in sorted(info.versions):
             match = VERSION_NAME.match(version)
             if match and version_key(match[2]) > highest_versions[match[1]]:
@@ -110,11 +116,13 @@ def summary(files):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m deploy.elf')
     commands = parser.add_subparsers(dest='command', required=True)
-    commands.add_parser('check', help="fail if a layer's ELF files would not load on "
-                                      'Amazon Linux 2023').add_argument('zip')
+    check = commands.add_parser('check', help="fail if a layer's ELF files would not load on "
+                                              'Amazon Linux 2023')
+    check.add_argument('zip')
+    check.add_argument('--arch', choices=sorted(MACHINES), help="the function's architecture")
     arguments = parser.parse_args(argv)
     files = zip_files(arguments.zip)
-    found = problems(files)
+    found = problems(files, arguments.arch)
     for name, problem in found:
         print(f'{arguments.zip}: {name}: {problem}', file=sys.stderr)
     if found:

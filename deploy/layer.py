@@ -288,7 +288,7 @@ def build(arch, lock_path, policy, work, output, mirror, security_mirror):
     libraries, coders = select(root, triplet)
     tree = os.path.join(work, f'layer-{architecture}')
     assemble(libraries, coders, policy, tree)
-    problems = elf.problems(_files(tree))
+    problems = elf.problems(_files(tree), arch)
     if problems:
         raise LayerError('the layer would not load on Lambda:\n' + '\n'.join(
             f'  {name}: {problem}' for name, problem in problems))

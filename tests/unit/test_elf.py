@@ -61,6 +61,13 @@ class ElfCheckTest(unittest.TestCase):
         self.assertEqual(elf.problems(with_zlib, highest_versions=relaxed), [],
                          'libc and libm are the runtime\'s; libz is now in the layer')
 
+    def test_a_file_for_another_architecture_is_named(self):
+        python = read(os.path.realpath(sys.executable))
+        machine = elf.read('python', python).machine
+        other = next(arch for arch, name in elf.MACHINES.items() if name != machine)
+        self.assertIn(('bin/python', f'is built for {machine}, not {other}'),
+                      elf.problems({'bin/python': python}, other))
+
     def test_every_version_family_has_a_ceiling(self):
         relaxed = {family: (0,) for family in elf.HIGHEST_VERSIONS}
         libc_user = read(os.path.realpath(sys.executable))
