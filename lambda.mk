@@ -41,8 +41,8 @@ LAYER_INPUTS ?=
 LAYER_NAME ?= $(APP)-$(FUNCTION_NAME)
 #: the description publish-layer-version records
 LAYER_DESCRIPTION ?= $(LAYER_NAME)
-#: runtimes the published layer declares itself compatible with
-LAYER_RUNTIMES ?= python3.12 python3.13
+#: runtimes the published layer declares itself compatible with (Amazon Linux 2023 ones)
+LAYER_RUNTIMES ?= $(sort python3.12 python3.13 $(RUNTIME))
 #: the Debian mirror the layer's packages come from
 DEBIAN_MIRROR ?= http://deb.debian.org/debian
 #: its security-updates mirror
@@ -135,6 +135,9 @@ NO_LAYER_ERROR = error: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUN
   with 'MagickWand shared library not found'. Run make layer-publish (it builds the ImageMagick \
   layer and publishes it; create then attaches it), or set IMAGEMAGICK_LAYER_ARN.
 
+OLD_RUNTIME_ERROR = error: RUNTIME=$(RUNTIME) runs on Amazon Linux 2 (glibc 2.26), older than \
+  the layer's libraries need (glibc 2.29): the layer is for python3.12 and newer.
+
 define require_layer
 $(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS)),,$(if $(LAYER_REQUIRED),echo "$(NO_LAYER_ERROR)" >&2; exit 1)))
 endef
@@ -220,6 +223,7 @@ delete: ## delete the function from Lambda
 
 layer: | $(VENV_STAMP) ## build the function's layer zip from its locked Debian packages (only when an input changed)
 	@test -n "$(LAYER_LOCK)" || { echo "error: $(FUNCTION_NAME) has no layer (LAYER_LOCK is not set)" >&2; exit 1; }
+	@$(if $(filter $(AMAZON_LINUX_2),$(RUNTIME)),echo "$(OLD_RUNTIME_ERROR)" >&2; exit 1)
 	@$(TOOLS) -m deploy.layer build --arch $(ARCH) --lock $(LAYER_LOCK) $(LAYER_INPUTS) \
 	  --work $(BUILD_DIR)/layer --output $(LAYER_ZIP) --mirror $(DEBIAN_MIRROR) \
 	  --security-mirror $(DEBIAN_SECURITY_MIRROR)

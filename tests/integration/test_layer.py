@@ -67,6 +67,11 @@ class LayerBuildTest(unittest.TestCase):
             with open(rebuilt, 'rb') as first, open(layer.layer_zip(), 'rb') as second:
                 self.assertEqual(first.read(), second.read(), 'the same inputs, the same bytes')
 
+    def test_an_amazon_linux_2_runtime_is_refused(self):
+        refused = make(layer.built_layer(), 'layer', 'RUNTIME=python3.11', check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn('RUNTIME=python3.11 runs on Amazon Linux 2 (glibc 2.26)', refused.stderr)
+
     def test_every_elf_file_loads_on_amazon_linux_2023(self):
         files = elf.zip_files(layer.layer_zip())
         self.assertEqual(elf.problems(files, 'x86_64'), [])
