@@ -278,8 +278,10 @@ def build(arch, lock_path, policy, work, output, mirror, security_mirror):
     pinned = read_lock(lock_path)
     digest = inputs_digest(arch, pinned, policy)
     stamp = os.path.join(work, os.path.basename(output) + '.inputs')
-    if os.path.exists(output) and os.path.exists(stamp) and open(stamp).read() == digest:
-        return None
+    if os.path.exists(output) and os.path.exists(stamp):
+        with open(stamp) as recorded:
+            if recorded.read() == digest:
+                return None
     apt = Apt(os.path.join(work, f'apt-{architecture}'), architecture, mirror, security_mirror)
     apt.update()
     debs = fetch(apt, pinned, os.path.join(work, f'debs-{architecture}'), architecture)

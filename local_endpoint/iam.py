@@ -164,7 +164,7 @@ def check_presigned(environ, now=None):
             403, 'AccessDenied', 'The local endpoint verifies SigV4 presigned URLs only (sign with '
             "signature_version='s3v4') while it enforces IAM")
     access_key_id, _, scope = params.get('X-Amz-Credential', '').partition('/')
-    date, region, service = (scope.split('/') + ['', '', ''])[:3]
+    _, region, service = (scope.split('/') + ['', '', ''])[:3]  # date/region/service/...
     try:
         signed_at = datetime.strptime(params['X-Amz-Date'], '%Y%m%dT%H%M%SZ').replace(
             tzinfo=timezone.utc)
@@ -212,7 +212,9 @@ def secret_of(access_key_id, token=None):
     """The secret of the local key, an IAM user's key or a role session's; None if unknown."""
     if access_key_id == ADMIN_ACCESS_KEY and not token:
         return ADMIN_SECRET_KEY
+    headers = {'X-Amz-Security-Token': token} if token else {}
     try:
-        return S3Authorization(access_key_id, token, 'PutObject', '').credentials().secret_key
-    except S3Error:  # InvalidAccessKeyId / InvalidToken
+        signer = create_access_key(DEFAULT_ACCOUNT_ID, PARTITION, access_key_id, headers)
+    except CreateAccessKeyFailure:  # an unknown key, or a token that is not the session's
         return None
+    return signer.create_credentials().secret_key

@@ -8,6 +8,7 @@ import sys
 import tempfile
 import zipfile
 
+from deploy.functions import ROOT
 from tests.workspace import copy_project, make
 
 ZIP = os.path.join('image_resize', 'imagemagick-layer.zip')
@@ -63,7 +64,6 @@ def layer_environment(opt, policy=True, libraries=True):
 
 def run_python(code, environment, *arguments):
     """Run code in a fresh interpreter (ImageMagick is loaded once per process)."""
-    from deploy.functions import ROOT
     environment = dict(environment, PYTHONPATH=os.pathsep.join(
         [ROOT, os.path.join(ROOT, 'image_resize')]))
     return subprocess.run([sys.executable, '-c', code, *arguments], env=environment,
