@@ -3,7 +3,7 @@
 Served over HTTP by a function URL or an API Gateway HTTP API (payload format 2.0):
   GET /          the gallery page, one ListObjectsV2 page at a time
   GET /presign   a fresh presigned POST for one more upload (JSON)
-  GET /status    ?key=... what became of an upload: resized, rejected or pending (JSON)
+  GET /status    ?key=... what became of an upload: resized, rejected, failed or pending (JSON)
 
 Work per request does not grow with the bucket. Upload keys embed a reverse timestamp, so S3's
 lexicographic listing is already newest first and one page of ListObjectsV2 is one page of the
@@ -36,6 +36,13 @@ TEMPLATES = Environment(loader=FileSystemLoader(HERE), autoescape=True,
 _REVERSE_EPOCH_MS = 10 ** 13 - 1
 _UPLOAD_KEY = re.compile(r'(?P<reverse>\d{13})-[0-9a-f]+$')
 _MISSING = {'NoSuchKey', '404', 'NotFound'}
+_WHOLE_NUMBER = re.compile(r'[0-9]{1,12}')
+# The resize function tags the original at the start of each attempt with its deadline, in
+# whole seconds; past it (and this grace, for rounding and clock skew) that attempt is over.
+DEADLINE_GRACE_SECONDS = 5
+STOPPED = ('the resize function stopped without finishing on its last attempt '
+           '(out of memory, timeout or crash)')
+GAVE_UP = 'the resize function gave up after its last attempt'
 # Enough "previous" links to walk back 20 pages; older history falls back to "Newest".
 MAX_TRAIL = 20
 MAX_KEY_LENGTH = 1024
@@ -93,26 +100,59 @@ def _integer(environ, name, default, low, high):
 
 @dataclass(frozen=True)
 class Request:
+    """``path`` is what the gallery routes on; ``raw_path`` what the client asked for."""
     method: str
     path: str
     query: dict
+    raw_path: str
+    raw_query: str
+    accept: str
 
     @classmethod
     def from_event(cls, event):
         """Read an HTTP API 2.0 / function URL event; an empty event is ``GET /``."""
-        http = (event.get('requestContext') or {}).get('http') or {}
+        context = event.get('requestContext') or {}
+        http = context.get('http') or {}
         method = (http.get('method') or event.get('httpMethod') or 'GET').upper()
-        path = event.get('rawPath') or event.get('path') or '/'
+        if event.get('rawPath'):
+            raw_path = event['rawPath']
+            path = _path_in_stage(raw_path, context.get('stage'))
+        else:
+            raw_path = path = event.get('path') or '/'
+        raw_query = event.get('rawQueryString') or ''
         if 'rawQueryString' in event:
-            query = parse_qs(event['rawQueryString'] or '', keep_blank_values=True)
+            query = parse_qs(raw_query, keep_blank_values=True)
         else:
             query = {name: [value] for name, value in
                      (event.get('queryStringParameters') or {}).items()}
-        return cls(method, path, query)
+        headers = {str(name).lower(): value for name, value in
+                   (event.get('headers') or {}).items()}
+        return cls(method, path, query, raw_path, raw_query, str(headers.get('accept', '')))
 
     def first(self, name):
         values = self.query.get(name)
         return values[0] if values else None
+
+    def prefers_json(self):
+        return 'application/json' in self.accept and 'text/html' not in self.accept
+
+
+def _path_in_stage(raw_path, stage):
+    """The path the gallery routes on: rawPath without an API Gateway stage's segment.
+
+    Function URLs and an HTTP API's $default stage serve the gallery at the root. A named stage
+    is served under /<stage>/ and HTTP APIs keep that segment in rawPath, so it comes off here;
+    a custom domain mapped to the stage sends paths without it, so it comes off only when
+    present. The stage's root without its slash is '' (it gets redirected): relative links on
+    the page would otherwise resolve outside the stage.
+    """
+    if stage and stage != '$default':
+        prefix = f'/{stage}'
+        if raw_path == prefix:
+            return ''
+        if raw_path.startswith(prefix + '/'):
+            return raw_path[len(prefix):]
+    return raw_path
 
 
 def log(**fields):
@@ -167,23 +207,30 @@ def client_for(bucket, settings):
     return s3_client(bucket_region(bucket, configured))
 
 
+ROUTES = {'/': 'gallery', '/presign': 'presign', '/status': 'status'}
+JSON_ROUTES = {'presign', 'status'}
+
+
 def handle_list_image(event, context):
     request = Request.from_event(event if isinstance(event, dict) else {})
-    wants_json = _route(request.path) in ('presign', 'status')
+    route = ROUTES.get(request.path)
+    wants_json = route in JSON_ROUTES or (route is None and request.prefers_json())
+    if request.path == '':
+        return _redirect(request.raw_path + '/' + (f'?{request.raw_query}'
+                                                   if request.raw_query else ''))
+    if route is None:
+        return _error(404, f'No page at {request.raw_path}', wants_json)
     try:
         settings = Settings.from_environ(os.environ)
         if request.method not in ('GET', 'HEAD'):
             return _error(405, f'{request.method} is not allowed here', wants_json,
                           {'Allow': 'GET, HEAD'})
-        route = _route(request.path)
         if route == 'presign':
             response = _json(200, upload_form(settings))
         elif route == 'status':
             response = _json(200, upload_status(request.first('key'), settings))
-        elif route == '':
-            response = gallery(request, settings)
         else:
-            return _error(404, f'No page at {request.path}', wants_json)
+            response = gallery(request, settings)
     except BadRequest as error:
         return _error(400, str(error), wants_json)
     except ConfigurationError as error:
@@ -197,10 +244,6 @@ def handle_list_image(event, context):
     if request.method == 'HEAD':
         response['body'] = ''
     return response
-
-
-def _route(path):
-    return path.rstrip('/').rsplit('/', 1)[-1] if path.strip('/') else ''
 
 
 def gallery(request, settings):
@@ -293,7 +336,44 @@ def upload_status(key, settings):
     if tags.get('resize-status') == 'rejected':
         return {'key': key, 'state': 'rejected', 'reason': tags.get('resize-reason', ''),
                 'detail': tags.get('resize-detail', '')}
-    return {'key': key, 'state': 'pending'}
+    if tags.get('resize-status') == 'failed':
+        return {'key': key, 'state': 'failed', 'reason': tags.get('resize-reason') or 'failed',
+                'detail': tags.get('resize-detail') or GAVE_UP}
+    attempt = Attempt.from_tags(tags)
+    if attempt is None:
+        return {'key': key, 'state': 'pending'}
+    if attempt.is_last() and time.time() > attempt.deadline + DEADLINE_GRACE_SECONDS:
+        return {'key': key, 'state': 'failed', 'reason': 'function-stopped', 'detail': STOPPED}
+    return {'key': key, 'state': 'pending', 'attempt': attempt.number,
+            'attempts': attempt.attempts}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The resize attempt under way, as the resize function tagged the original.
+
+    A function killed by running out of memory, its timeout or a crash cannot say so; its
+    last attempt's deadline passing without an outcome is how the gallery learns of it. Anyone
+    who may write to the bucket may write these tags too, so whatever is not a plausible
+    whole number means "no attempt known" (pending), never an error.
+    """
+    number: int
+    attempts: int
+    deadline: int
+
+    @classmethod
+    def from_tags(cls, tags):
+        values = [tags.get(name, '') for name in
+                  ('resize-attempt', 'resize-attempts', 'resize-deadline')]
+        if not all(_WHOLE_NUMBER.fullmatch(value) for value in values):
+            return None
+        number, attempts, deadline = (int(value) for value in values)
+        if number < 1 or attempts < 1:
+            return None
+        return cls(number, attempts, deadline)
+
+    def is_last(self):
+        return self.number >= self.attempts
 
 
 def _csp(nonce, image_url, upload_url):
@@ -322,6 +402,11 @@ def _html(status, body, csp):
                         'Cache-Control': 'no-store',
                         'Referrer-Policy': 'no-referrer',
                         'X-Content-Type-Options': 'nosniff'}}
+
+
+def _redirect(location):
+    return {'statusCode': 308, 'isBase64Encoded': False, 'body': '',
+            'headers': {'Location': location, 'Cache-Control': 'no-store'}}
 
 
 def _json(status, payload, extra_headers=None):

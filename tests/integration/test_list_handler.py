@@ -38,12 +38,13 @@ class Page(HTMLParser):
             self.nonces.add(attributes.get('nonce'))
 
 
-def http_event(path='/', query=''):
+def http_event(path='/', query='', stage='$default', accept=None):
+    headers = {'host': 'gallery.example', **({'accept': accept} if accept else {})}
     return {'version': '2.0', 'routeKey': '$default', 'rawPath': path, 'rawQueryString': query,
-            'headers': {'host': 'gallery.example'},
+            'headers': headers,
             'requestContext': {'http': {'method': 'GET', 'path': path, 'protocol': 'HTTP/1.1',
                                         'sourceIp': '127.0.0.1', 'userAgent': 'test'},
-                               'stage': '$default', 'routeKey': '$default'},
+                               'stage': stage, 'routeKey': '$default'},
             'isBase64Encoded': False}
 
 
@@ -58,8 +59,8 @@ class GalleryTestCase(MotoTestCase):
         self.settings = handler.Settings.from_environ({'UPLOAD_BUCKET': UPLOADS,
                                                        'RESIZED_BUCKET': RESIZED})
 
-    def get(self, path='/', query='', method='GET'):
-        payload = http_event(path, query)
+    def get(self, path='/', query='', method='GET', **event):
+        payload = http_event(path, query, **event)
         payload['requestContext']['http']['method'] = method
         return handler.handle_list_image(payload, None)
 
@@ -269,6 +270,82 @@ class StatusTest(GalleryTestCase):
         self.assertEqual(status['state'], 'resized')
         self.assertIn('X-Amz-Signature=', status['url'])
 
+    def upload_tagged(self, **tags):
+        key = handler.new_upload_key(self.settings)
+        self.s3.put_object(Bucket=UPLOADS, Key=key, Body=b'x')
+        self.s3.put_object_tagging(Bucket=UPLOADS, Key=key, Tagging={'TagSet': [
+            {'Key': name, 'Value': str(value)} for name, value in tags.items()]})
+        return key
+
+    def status(self, key):
+        status, body = self.get_json('/status', f'key={key}')
+        self.assertEqual(status, 200)
+        return body
+
+    def attempt(self, number, attempts, seconds_left):
+        return {'resize-attempt': number, 'resize-attempts': attempts,
+                'resize-deadline': int(time.time()) + seconds_left}
+
+    def test_a_resize_that_knew_its_last_attempt_failed_is_failed(self):
+        key = self.upload_tagged(**{'resize-status': 'failed', 'resize-reason': 's3-error',
+                                    'resize-detail': 'S3 kept failing_ SlowDown'},
+                                 **self.attempt(3, 3, 50))
+        self.assertEqual(self.status(key), {'key': key, 'state': 'failed', 'reason': 's3-error',
+                                            'detail': 'S3 kept failing_ SlowDown'})
+        bare = self.upload_tagged(**{'resize-status': 'failed'})
+        self.assertEqual(self.status(bare)['detail'],
+                         'the resize function gave up after its last attempt')
+
+    def test_a_last_attempt_past_its_deadline_is_failed(self):
+        """Out of memory, a timeout or a crash leave no outcome: only the deadline tells."""
+        for attempt in (self.attempt(3, 3, -10), self.attempt(1, 1, -10),
+                        self.attempt(4, 3, -10)):  # an S3 event delivered twice
+            with self.subTest(attempt):
+                status = self.status(self.upload_tagged(**attempt))
+                self.assertEqual((status['state'], status['reason']),
+                                 ('failed', 'function-stopped'))
+                self.assertEqual(status['detail'], 'the resize function stopped without '
+                                 'finishing on its last attempt (out of memory, timeout or crash)')
+
+    def test_attempts_running_or_still_to_come_are_pending(self):
+        for attempt in (self.attempt(3, 3, 30),   # the last one, still running
+                        self.attempt(3, 3, -1),   # just past its deadline: within the grace
+                        self.attempt(1, 3, -10),  # over, but Lambda will retry it
+                        self.attempt(2, 3, -10)):
+            with self.subTest(attempt):
+                self.assertEqual(self.status(self.upload_tagged(**attempt)), {
+                    'key': mock.ANY, 'state': 'pending',
+                    'attempt': attempt['resize-attempt'], 'attempts': 3})
+
+    def test_a_resized_copy_wins_over_failure_tags(self):
+        key = self.upload_tagged(**self.attempt(3, 3, -10))
+        self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'x')
+        self.assertEqual(self.status(key)['state'], 'resized')
+
+    def test_garbage_attempt_tags_mean_pending(self):
+        """The tags are anyone's with write access to the bucket: no garbage is a 500."""
+        past = int(time.time()) - 100
+        garbage = ['', 'x', '-1', '0', '3.0', '1e3', '\u0663', '+3', 'NaN', 'inf', '9' * 13,
+                   '0x10']
+        for name in ('resize-attempt', 'resize-attempts', 'resize-deadline'):
+            for value in garbage:
+                if name == 'resize-deadline' and value == '0':
+                    continue  # 1970: a deadline long past, not garbage
+                tags = {'resize-attempt': 3, 'resize-attempts': 3, 'resize-deadline': past,
+                        name: value}
+                with self.subTest(tag=name, value=value):
+                    self.assertEqual(self.status(self.upload_tagged(**tags)),
+                                     {'key': mock.ANY, 'state': 'pending'})
+            # moto trims spaces around tag values, so padded ones go straight in.
+            with self.subTest(tag=name, value=' 3 '):
+                self.assertIsNone(handler.Attempt.from_tags(
+                    {'resize-attempt': '3', 'resize-attempts': '3', 'resize-deadline': str(past),
+                     name: ' 3 '}))
+        for tags in ({'resize-attempt': 3}, {'resize-status': 'unheard-of', 'resize-attempt': 1},
+                     {'resize-attempts': 3, 'resize-deadline': past}):
+            with self.subTest(tags):
+                self.assertEqual(self.status(self.upload_tagged(**tags))['state'], 'pending')
+
     def test_status_refuses_keys_outside_the_uploads(self):
         for query in ('', 'key=', 'key=secrets/passwords.txt'):
             with self.subTest(query):
@@ -306,6 +383,53 @@ class ErrorTest(GalleryTestCase):
 
     def test_unknown_path(self):
         self.assertEqual(self.get('/favicon.ico')['statusCode'], 404)
+
+
+class RoutingTest(GalleryTestCase):
+    """Routes are whole paths: /anything/presign is not /presign."""
+
+    def test_only_whole_paths_are_routed(self):
+        for path in ('/anything/presign', '/x/status', '/a/b/', '/presign/', '/status/x',
+                     '//presign', '/gallery', '/prod/presign'):
+            with self.subTest(path):
+                self.assertEqual(self.get(path, 'key=uploads/x')['statusCode'], 404)
+        self.assertEqual(self.get('/presign')['statusCode'], 200)
+        self.assertEqual(self.get('/status', 'key=uploads/x')['statusCode'], 200)
+
+    def test_an_unknown_path_is_answered_in_the_kind_the_client_wants(self):
+        page = self.get('/anything/presign', accept='text/html,application/xhtml+xml,*/*;q=0.8')
+        self.assertEqual(page['headers']['Content-Type'], 'text/html; charset=utf-8')
+        self.assertIn('No page at /anything/presign', page['body'])
+        for accept in ('application/json', None):
+            with self.subTest(accept=accept):
+                answer = self.get('/anything/status', accept=accept)
+                self.assertEqual(answer['statusCode'], 404)
+                expected = 'application/json' if accept else 'text/html; charset=utf-8'
+                self.assertEqual(answer['headers']['Content-Type'], expected)
+        self.assertEqual(json.loads(self.get('/nope', accept='application/json')['body']),
+                         {'error': 'No page at /nope'})
+
+    def test_an_unknown_path_is_404_whatever_the_method(self):
+        self.assertEqual(self.get('/anything/presign', method='POST')['statusCode'], 404)
+        self.assertEqual(self.get('/presign', method='POST')['statusCode'], 405)
+
+    def test_a_named_stage_is_served_under_its_own_segment(self):
+        """HTTP APIs keep a named stage in rawPath (/prod/presign); $default has none."""
+        self.assertEqual(self.get('/prod/presign', stage='prod')['statusCode'], 200)
+        self.assertEqual(self.get('/prod/', stage='prod')['statusCode'], 200)
+        self.assertEqual(self.get('/prod/status', 'key=uploads/x', stage='prod')['statusCode'],
+                         200)
+        self.assertEqual(self.get('/prod/prod/presign', stage='prod')['statusCode'], 404)
+        self.assertEqual(self.get('/production/presign', stage='prod')['statusCode'], 404)
+        # A custom domain mapped to the stage sends the path without it.
+        self.assertEqual(self.get('/presign', stage='prod')['statusCode'], 200)
+
+    def test_a_stage_root_without_its_slash_is_redirected(self):
+        """The page's links are relative: at /prod they would resolve outside the stage."""
+        response = self.get('/prod', 'after=uploads/1', stage='prod')
+        self.assertEqual(response['statusCode'], 308)
+        self.assertEqual(response['headers']['Location'], '/prod/?after=uploads/1')
+        self.assertEqual(self.get('/prod', stage='prod')['headers']['Location'], '/prod/')
 
     def test_forged_page_cursor(self):
         response = self.get(query='after=../../etc')
