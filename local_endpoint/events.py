@@ -4,96 +4,225 @@ As on Lambda, the caller gets its answer before the function runs; a function er
 retried twice (Lambda waits about 1 and 2 minutes; here RETRY_DELAYS, scaled down); an event
 that exhausts its retries is never dropped silently: it is written to failed-events.jsonl in
 the state folder and logged in the function's log group.
+
+Delivery must outlive any one event. Whatever an event does (a payload that is not JSON, a
+function deleted meanwhile, a bug of this endpoint's own), its worker records it as failed and
+takes the next one: a worker that died would leave uploads answered 204 and never resized.
+health() says whether delivery keeps up: workers alive, events waiting and for how long,
+attempts running past their function's timeout.
 """
+import base64
+import heapq
+import itertools
 import json
+import logging
 import os
-import queue
 import threading
 import time
 import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import logs_backends
 
-from local_endpoint.lambda_service import FunctionNotFound, UnsupportedRuntime
+from local_endpoint.environment import INIT_TIMEOUT_SECONDS
+from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
 
 RETRY_DELAYS = (1.0, 2.0)  # seconds before the 2nd and 3rd attempts (Lambda: ~60 and ~120)
+WORKERS = 16
+# An attempt may outlast its function's timeout by its cold start (at most
+# INIT_TIMEOUT_SECONDS) and the seconds it takes to stop the process and file its logs; an
+# attempt older than that is held up by the endpoint itself.
+OVERRUN_SECONDS = INIT_TIMEOUT_SECONDS + 20
+# Events come in bursts (an upload of 200 files) and 16 workers take them; one left due this
+# long means the workers are stuck, not busy.
+MAX_WAIT_SECONDS = 60
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    account: str
+    region: str
+    function: str
+    payload: bytes
+    attempt: int = 1
+
+
+@dataclass
+class Attempt:
+    function: str
+    timeout: int
+    started: float = None  # when it got an environment; None while waiting for capacity
+
+
+class DueEvents:
+    """Events by the time they are due: a retry waits here for its delay, not in a worker."""
+
+    def __init__(self):
+        self._heap = []
+        self._order = itertools.count()
+        self._condition = threading.Condition()
+
+    def put(self, event, due):
+        with self._condition:
+            heapq.heappush(self._heap, (due, next(self._order), event))
+            self._condition.notify()
+
+    def take(self, seconds):
+        """The next due event, or None if none is due within `seconds`."""
+        deadline = time.monotonic() + seconds
+        with self._condition:
+            while True:
+                now = time.monotonic()
+                if self._heap and self._heap[0][0] <= now:
+                    return heapq.heappop(self._heap)[2]
+                if now >= deadline:
+                    return None
+                wake = min(deadline, self._heap[0][0]) if self._heap else deadline
+                self._condition.wait(wake - now)
+
+    def depth(self):
+        with self._condition:
+            return len(self._heap)
+
+    def longest_wait(self, now):
+        """Seconds the longest-due event has been waiting for a worker."""
+        with self._condition:
+            return max(0.0, now - self._heap[0][0]) if self._heap else 0.0
 
 
 class AsyncInvoker:
-    def __init__(self, lambdas, state_dir, retry_delays=RETRY_DELAYS, workers=16):
+    def __init__(self, lambdas, state_dir, retry_delays=RETRY_DELAYS, workers=WORKERS,
+                 overrun_seconds=OVERRUN_SECONDS, max_wait_seconds=MAX_WAIT_SECONDS):
         self.lambdas = lambdas
         self.failed_path = os.path.join(state_dir, 'failed-events.jsonl')
         self.retry_delays = tuple(retry_delays)
-        self.queue = queue.Queue()
+        self.overrun_seconds = overrun_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self.due = DueEvents()
         self.closed = threading.Event()
-        self.in_flight = 0
         self.lock = threading.Lock()
-        for number in range(workers):
-            threading.Thread(target=self._work, daemon=True, name=f'async-{number}').start()
+        self.attempts = {}  # worker thread id -> Attempt
+        self.workers = [threading.Thread(target=self._work, daemon=True, name=f'async-{number}')
+                        for number in range(workers)]
+        for worker in self.workers:
+            worker.start()
 
     def submit(self, account, region, function, payload):
-        with self.lock:
-            self.in_flight += 1
-        self.queue.put((account, region, function, payload, 1, 0.0))
-
-    def idle(self):
-        with self.lock:
-            return self.in_flight == 0
+        self.due.put(Event(account, region, function, payload), time.monotonic())
 
     def _work(self):
         while not self.closed.is_set():
-            try:
-                account, region, function, payload, attempt, not_before = self.queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            delay = not_before - time.monotonic()
-            if delay > 0 and self.closed.wait(delay):
-                return
-            try:
-                self._attempt(account, region, function, payload, attempt)
-            finally:
-                with self.lock:
-                    self.in_flight -= 1
+            event = self.due.take(0.5)
+            if event is not None:
+                self._deliver(event)
 
-    def _attempt(self, account, region, function, payload, attempt):
+    def _deliver(self, event):
         try:
-            spec, reserved = self.lambdas.spec(account, region, function)
-            request_id, outcome = self.lambdas.invoke(spec, reserved, payload,
-                                                      wait_for_capacity=True)
-        except (FunctionNotFound, UnsupportedRuntime) as error:  # permanent: no retry
-            return self._failed(account, region, function, payload, attempt,
-                                type(error).__name__, str(error), None)
-        if outcome.ok:
-            return
-        if attempt <= len(self.retry_delays):
+            self._attempt(event)
+        except Exception as error:  # last resort: whatever went wrong, the worker goes on
+            logger.exception('delivering an event to %s failed in the endpoint', event.function)
+            self._record(event, 'LocalEndpoint.DeliveryError',
+                         f'{type(error).__name__}: {error} (traceback in the endpoint log)')
+        finally:
             with self.lock:
-                self.in_flight += 1
-            self.queue.put((account, region, function, payload, attempt + 1,
-                            time.monotonic() + self.retry_delays[attempt - 1]))
-            return
-        self._failed(account, region, function, payload, attempt, outcome.error_type,
-                     outcome.payload.decode(errors='replace'), spec)
+                self.attempts.pop(threading.get_ident(), None)
 
-    def _failed(self, account, region, function, payload, attempts, error_type, error, spec):
+    def _attempt(self, event):
+        try:
+            spec, reserved = self.lambdas.spec(event.account, event.region, event.function)
+        except (FunctionNotFound, UnsupportedRuntime) as error:  # permanent: no retry
+            self._record(event, type(error).__name__, str(error))
+            return
+        attempt = Attempt(spec.name, spec.timeout)
+        with self.lock:
+            self.attempts[threading.get_ident()] = attempt
+        try:
+            _, outcome = self.lambdas.invoke(spec, reserved, event.payload,
+                                             wait_for_capacity=True,
+                                             on_start=lambda: self._started(attempt))
+        except Throttled as error:  # reserved concurrency 0: Lambda retries throttled events
+            error_type, error_text = 'TooManyRequestsException', str(error)
+        else:
+            if outcome.ok:
+                return
+            error_type, error_text = outcome.error_type, outcome.payload.decode(errors='replace')
+        if event.attempt <= len(self.retry_delays):
+            self.due.put(replace(event, attempt=event.attempt + 1),
+                         time.monotonic() + self.retry_delays[event.attempt - 1])
+            return
+        self._record(event, error_type, error_text)
+        self._note_in_log_group(spec, f'FAILED EVENT after {event.attempt} attempts '
+                                      f'({error_type}): recorded in {self.failed_path}')
+
+    def _started(self, attempt):
+        with self.lock:
+            attempt.started = time.monotonic()
+
+    def _record(self, event, error_type, error):
         record = {'time': datetime.now(timezone.utc).isoformat(timespec='milliseconds'),
-                  'function': function, 'attempts': attempts, 'errorType': error_type,
-                  'error': error, 'event': json.loads(payload)}
-        with self.lock, open(self.failed_path, 'a') as handle:
-            handle.write(json.dumps(record) + '\n')
-        if spec is not None:
-            logs = logs_backends[account][region]
-            group = f'/aws/lambda/{spec.name}'
-            stream = 'local-endpoint/failed-events'
+                  'function': event.function, 'attempts': event.attempt,
+                  'errorType': error_type, 'error': error, **recorded_payload(event.payload)}
+        line = json.dumps(record) + '\n'
+        try:
+            with self.lock, open(self.failed_path, 'a') as handle:
+                handle.write(line)
+        except OSError:  # the state folder is gone or full: the endpoint's log keeps it
+            logger.exception('could not record a failed event in %s: %s', self.failed_path,
+                             line)
+
+    @staticmethod
+    def _note_in_log_group(spec, message):
+        logs = logs_backends[spec.account][spec.region]
+        group = f'/aws/lambda/{spec.name}'
+        stream = 'local-endpoint/failed-events'
+        try:
             if stream not in logs.groups[group].streams:
                 logs.create_log_stream(group, stream)
-            logs.put_log_events(group, stream, [{
-                'timestamp': int(time.time() * 1000),
-                'message': f'FAILED EVENT after {attempts} attempts ({error_type}): '
-                           f'recorded in {self.failed_path}'}])
+            logs.put_log_events(group, stream, [{'timestamp': int(time.time() * 1000),
+                                                 'message': message}])
+        except (KeyError, ResourceNotFoundException):  # the log group was deleted
+            logger.warning('%s (log group %s is gone)', message, group)
+
+    def health(self):
+        """How delivery is doing, and its problems in words (none when it keeps up)."""
+        now = time.monotonic()
+        alive = sum(worker.is_alive() for worker in self.workers)
+        with self.lock:
+            attempts = list(self.attempts.values())
+        running = [attempt for attempt in attempts if attempt.started is not None]
+        overdue = [{'function': attempt.function, 'seconds': round(now - attempt.started, 1),
+                    'timeout': attempt.timeout} for attempt in running
+                   if now - attempt.started > attempt.timeout + self.overrun_seconds]
+        waited = self.due.longest_wait(now)
+        problems = []
+        if alive < len(self.workers):
+            problems.append(f'{len(self.workers) - alive} of {len(self.workers)} delivery '
+                            f'workers have stopped')
+        if waited > self.max_wait_seconds:
+            problems.append(f'an event has waited {waited:.0f} s for a delivery worker')
+        if overdue:
+            problems.append(f'{len(overdue)} attempt(s) running over {self.overrun_seconds} s '
+                            f'past their function\'s timeout')
+        return {'workers': {'alive': alive, 'expected': len(self.workers)},
+                'queued': self.due.depth(), 'longestWaitSeconds': round(waited, 1),
+                'running': len(running), 'waitingForCapacity': len(attempts) - len(running),
+                'overdue': overdue, 'problems': problems}
 
     def close(self):
         self.closed.set()
+
+
+def recorded_payload(payload):
+    """The event as JSON when it is JSON, else its bytes in base64: a record keeps what was
+    accepted, whatever it was."""
+    try:
+        return {'event': json.loads(payload)}
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return {'eventBase64': base64.b64encode(payload).decode()}
 
 
 def s3_event(event_body, bucket_name, owner):
@@ -108,4 +237,3 @@ def s3_event(event_body, bucket_name, owner):
         record['s3']['bucket']['ownerIdentity'] = {'principalId': owner}
         record['s3']['object']['sequencer'] = f'{time.time_ns():X}'[:18]
     return event_body
-

@@ -135,8 +135,9 @@ class LambdaService:
             account=account,
             region=region, code=function.code_bytes, layers=layers), function.reserved_concurrency
 
-    def invoke(self, spec, reserved, payload, wait_for_capacity=False):
-        """Run one invocation; returns (request id, Outcome)."""
+    def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None):
+        """Run one invocation; returns (request id, Outcome). on_start is called once an
+        environment is acquired, so a caller can tell waiting for capacity from running."""
         limit = self.max_concurrency if reserved is None else int(reserved)
         if limit == 0:
             raise Throttled('Rate Exceeded.')
@@ -151,6 +152,8 @@ class LambdaService:
         trace_id = f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0'
         outcome = None
         try:
+            if on_start is not None:
+                on_start()
             outcome = environment.invoke(request_id, payload, trace_id)
             self._write_logs(spec, environment, request_id, outcome)
         finally:

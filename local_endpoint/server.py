@@ -67,9 +67,7 @@ class Endpoint:
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO', '')
         if path == '/_local/health':
-            return Response(json.dumps({'status': 'ok', 'environments':
-                                        self.lambdas.environments(),
-                                        'iam': 'enforced' if iam.enforcing() else 'off'}),
+            return Response(json.dumps(self.health()),
                             content_type='application/json')(environ, start_response)
         if path == '/_local/faults' and environ.get('REQUEST_METHOD') == 'POST':
             return self.add_fault(Request(environ))(environ, start_response)
@@ -161,6 +159,14 @@ class Endpoint:
             pass
         start_response(captured['status'], captured['headers'])
         return [answer]
+
+    def health(self):
+        """/_local/health answers 200 while the endpoint serves (make up waits for that);
+        "status" says whether it also delivers async events."""
+        delivery = self.events.health()
+        return {'status': 'degraded' if delivery['problems'] else 'ok',
+                'environments': self.lambdas.environments(),
+                'iam': 'enforced' if iam.enforcing() else 'off', 'delivery': delivery}
 
     def invoke(self, request, name):
         region = region_of(request)
