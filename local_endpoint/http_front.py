@@ -15,9 +15,11 @@ from urllib.parse import parse_qsl
 
 from moto.apigatewayv2 import models as apigateway_models
 from moto.awslambda import models as lambda_models
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
+from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
+                                           UnsupportedRuntime)
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
@@ -73,9 +75,15 @@ class HttpFront:
             return json_response(404, {'message': 'Not Found'})
         except UnsupportedRuntime as error:
             return json_response(500, {'message': str(error)})
-        event = payload_v2(request, front_id, '/' + rest, account)
+        request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
         try:
-            _, outcome = self.lambdas.invoke(spec, reserved, json.dumps(event).encode())
+            event = json.dumps(payload_v2(request, front_id, '/' + rest, account)).encode()
+        except RequestEntityTooLarge:
+            return payload_too_large(prefix)
+        if len(event) > MAX_SYNC_PAYLOAD_BYTES:  # the body as the event carries it, and more
+            return payload_too_large(prefix)
+        try:
+            _, outcome = self.lambdas.invoke(spec, reserved, event)
         except Throttled:
             return json_response(429, {'message': 'Too Many Requests'})
         if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
@@ -118,6 +126,18 @@ def payload_v2(request, url_id, path, account):
     if body:
         event['body'] = body.decode() if textual else base64.b64encode(body).decode()
     return event
+
+
+def payload_too_large(prefix):
+    """A request over Invoke's limit: a function URL answers as Lambda's front end does; an
+    HTTP API as for any failed integration."""
+    if prefix == URL_PREFIX:
+        response = json_response(413, {'Message': f'Request must be smaller than '
+                                                  f'{MAX_SYNC_PAYLOAD_BYTES} bytes for the '
+                                                  f'InvokeFunction operation'})
+        response.headers['x-amzn-ErrorType'] = 'RequestEntityTooLargeException'
+        return response
+    return json_response(500, {'message': 'Internal Server Error'})
 
 
 def response_from(payload):

@@ -5,7 +5,11 @@ concurrent invocations get more environments up to a limit (the function's
 ReservedConcurrentExecutions, else MAX_CONCURRENCY); idle ones are reaped. Every invocation
 writes Lambda's START / END / REPORT lines, with the function's own output between them, to
 the function's log group in moto's CloudWatch Logs.
+
+Invoke's payload limits are Lambda's: 6 MB in and out for a synchronous invocation, 1 MB for an
+asynchronous one (256 KB until 2026), and the payload must be JSON.
 """
+import json
 import math
 import threading
 import time
@@ -16,9 +20,15 @@ from moto.logs.models import logs_backends
 
 from local_endpoint import iam
 from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
+from local_endpoint.runtime_api import RESPONSE_TOO_LARGE
 
 MAX_CONCURRENCY = 10
 IDLE_SECONDS = 300
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
+# Lambda's parser (Jackson) names where a payload stopped being JSON this way.
+JSON_LOCATION = ('\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` '
+                 'disabled); line: {line}, column: {column}]')
 
 
 class FunctionNotFound(Exception):
@@ -33,6 +43,48 @@ class UnsupportedRuntime(Exception):
     pass
 
 
+class InvalidPayload(Exception):
+    """A payload Lambda refuses with InvalidRequestContentException. The message has Lambda's
+    form; the problem in it is named by Python's parser, not Lambda's."""
+
+
+def check_json_payload(payload):
+    """Refuse what Lambda refuses before running anything: a payload that is not JSON.
+
+    Lambda's parser does not accept NaN or Infinity, which Python's would, and stops at a
+    nesting depth of 1000 (here, where Python's recursion limit stops it, a little earlier).
+    """
+    def refuse_constant(name):
+        raise ValueError(f"Non-standard token '{name}': enable "
+                         f"`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow")
+
+    try:
+        json.loads(payload, parse_constant=refuse_constant)
+    except UnicodeDecodeError as error:
+        byte = payload[error.start]
+        problem = (f'Invalid UTF-8 start byte 0x{byte:02x}' if error.reason == 'invalid start byte'
+                   else f'Invalid UTF-8 byte 0x{byte:02x} ({error.reason})')
+        line_start = payload.rfind(b'\n', 0, error.start) + 1
+        raise InvalidPayload(_unparsable(problem, payload.count(b'\n', 0, error.start) + 1,
+                                         error.start - line_start + 1)) from None
+    except json.JSONDecodeError as error:
+        raise InvalidPayload(_unparsable(error.msg, error.lineno, error.colno)) from None
+    except ValueError as error:  # a non-standard token, or a number too long to convert
+        raise InvalidPayload(_unparsable(str(error))) from None
+    except RecursionError:
+        raise InvalidPayload(_unparsable(
+            'Document nesting depth exceeds the maximum allowed (1000, from '
+            '`StreamReadConstraints.getMaxNestingDepth()`)')) from None
+
+
+def _unparsable(problem, line=None, column=None):
+    message = ('Could not parse request body into json: Could not parse payload into json: '
+               + problem)
+    if line is None:
+        return message
+    return message + JSON_LOCATION.format(line=line, column=column)
+
+
 class Pool:
     """The environments of one function."""
 
@@ -45,8 +97,8 @@ class Pool:
     def acquire(self, spec, limit, create, wait):
         with self.condition:
             while True:
-                for stale in [env for env in self.idle if env.spec != spec]:
-                    self.idle.remove(stale)  # code or configuration changed since
+                for stale in [env for env in self.idle if env.spec != spec or not env.alive()]:
+                    self.idle.remove(stale)  # code or configuration changed, or it died idle
                     self.members.discard(stale)
                     self.count -= 1
                     stale.kill()
@@ -157,7 +209,10 @@ class LambdaService:
             outcome = environment.invoke(request_id, payload, trace_id)
             self._write_logs(spec, environment, request_id, outcome)
         finally:
-            pool.release(environment, outcome is not None and outcome.environment_usable)
+            # awslambdaric exits when its response is refused as too large: the next
+            # invocation needs a fresh environment, as it gets one on AWS.
+            pool.release(environment, outcome is not None and outcome.environment_usable
+                         and outcome.error_type != RESPONSE_TOO_LARGE)
         return request_id, outcome
 
     def _write_logs(self, spec, environment, request_id, outcome):

@@ -4,6 +4,10 @@ awslambdaric (AWS's runtime interface client, the one in AWS's images) long-poll
 ``GET /2018-06-01/runtime/invocation/next`` and posts each result back. Each environment gets
 its own server on a free loopback port, so an invocation can only reach the process it was
 given to.
+
+What the runtime posts is bounded as on Lambda: a body over MAX_PAYLOAD_BYTES is refused from
+its Content-Length, unread (413, as Lambda's Runtime API answers), and the invocation fails
+with Function.ResponseSizeTooLarge, the error Invoke then returns.
 """
 import json
 import queue
@@ -12,6 +16,17 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = '/2018-06-01/runtime'
+# Lambda's limit on what a function returns: 6 MB and 100 bytes ("Exceeded maximum allowed
+# payload size (6291556 bytes)", recorded from AWS).
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100
+RESPONSE_TOO_LARGE = 'Function.ResponseSizeTooLarge'
+TOO_LARGE_FOR_RUNTIME = json.dumps({
+    'errorMessage': f'Exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes).',
+    'errorType': 'RequestEntityTooLarge'})
+TOO_LARGE_FOR_CALLER = json.dumps({
+    'errorMessage': f'Response payload size exceeded maximum allowed payload size '
+                    f'({MAX_PAYLOAD_BYTES} bytes).',
+    'errorType': RESPONSE_TOO_LARGE}).encode()
 
 
 class PendingInvocation:
@@ -98,8 +113,15 @@ class RuntimeAPI:
                 self.wfile.write(invocation.payload)
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
                 parts = self.path[len(PREFIX):].strip('/').split('/')
+                try:
+                    length = int(self.headers.get('Content-Length') or 0)
+                except ValueError:
+                    self.close_connection = True
+                    return self._answer(400, {'errorMessage': 'invalid Content-Length'})
+                if length > MAX_PAYLOAD_BYTES:
+                    return self._refuse_oversized(parts)
+                body = self.rfile.read(length)
                 if parts == ['init', 'error']:
                     api.init_error = body
                     for invocation in list(api._pending.values()):
@@ -114,6 +136,21 @@ class RuntimeAPI:
                 else:
                     return self._answer(404, {'errorMessage': f'no such path {self.path}'})
                 self._answer(202, {'status': 'OK'})
+
+            def _refuse_oversized(self, parts):
+                """Answer before the body is read, and close: what follows is never read."""
+                self.close_connection = True
+                if len(parts) == 3 and parts[0] == 'invocation':
+                    invocation = api._pending.pop(parts[1], None)
+                    if invocation is not None:
+                        invocation.complete('error', TOO_LARGE_FOR_CALLER, RESPONSE_TOO_LARGE)
+                data = TOO_LARGE_FOR_RUNTIME.encode()
+                self.send_response(413)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.send_header('Connection', 'close')
+                self.end_headers()
+                self.wfile.write(data)
 
             def _answer(self, status, document):
                 data = json.dumps(document).encode()

@@ -18,14 +18,16 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
                                            create_backend_app)
 from moto.s3 import notifications
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local_endpoint import iam, post_policy
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
-from local_endpoint.lambda_service import (FunctionNotFound, LambdaService, Throttled,
-                                           UnsupportedRuntime)
+from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
+                                           FunctionNotFound, InvalidPayload, LambdaService,
+                                           Throttled, UnsupportedRuntime, check_json_payload)
 from local_endpoint.runtimes import Runtimes
 from local_endpoint.s3_errors import S3Error
 
@@ -171,6 +173,17 @@ class Endpoint:
     def invoke(self, request, name):
         region = region_of(request)
         invocation_type = request.headers.get('X-Amz-Invocation-Type', 'RequestResponse')
+        request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
+        try:
+            payload = request.get_data()
+        except RequestEntityTooLarge:
+            return lambda_error(413, 'RequestEntityTooLargeException',
+                                f'Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes '
+                                f'for the InvokeFunction operation', typed=False)
+        if invocation_type == 'Event' and len(payload) > MAX_ASYNC_PAYLOAD_BYTES:
+            return lambda_error(413, 'RequestEntityTooLargeException',
+                                f'{len(payload)} byte payload is too large for the Event '
+                                f'invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)')
         try:
             spec, reserved = self.lambdas.spec(DEFAULT_ACCOUNT_ID, region, name,
                                                request.args.get('Qualifier'))
@@ -178,7 +191,11 @@ class Endpoint:
             return lambda_error(404, 'ResourceNotFoundException', str(error))
         except UnsupportedRuntime as error:
             return lambda_error(400, 'InvalidRuntimeException', str(error))
-        payload = request.get_data() or b'{}'
+        payload = payload or b'{}'
+        try:
+            check_json_payload(payload)
+        except InvalidPayload as error:
+            return lambda_error(400, 'InvalidRequestContentException', str(error))
         if invocation_type == 'DryRun':
             return Response(status=204)
         if invocation_type == 'Event':
@@ -205,10 +222,13 @@ class Endpoint:
         self.lambdas.close()
 
 
-def lambda_error(status, error_type, message):
-    return Response(json.dumps({'Type': 'User', 'Message': message, 'message': message}),
-                    status=status, headers={'x-amzn-ErrorType': error_type},
-                    content_type='application/json')
+def lambda_error(status, error_type, message, typed=True):
+    """Lambda's error answer. Its front end refuses an oversized request before the service
+    sees it, with a bare {"Message": ...} (typed=False), as AWS's recorded answers show."""
+    document = {'Type': 'User', 'Message': message, 'message': message} if typed else {
+        'Message': message}
+    return Response(json.dumps(document), status=status,
+                    headers={'x-amzn-ErrorType': error_type}, content_type='application/json')
 
 
 def serve(host, port, state_dir, retry_delays=None, enforce_iam=False):
