@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from deploy.functions import ROOT
@@ -17,6 +18,12 @@ ARTIFACTS = os.path.join(ROOT, '.local', 'artifacts')
 # Chromium's flags for a closed network: no background calls home, no first-run work.
 FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync']
+STOPPED = ('the resize function stopped without finishing on its last attempt '
+           '(out of memory, timeout or crash)')
+
+
+def is_status(url):
+    return '/status?' in url
 
 
 def ensure_chromium():
@@ -132,10 +139,63 @@ class GalleryInABrowserTest(EndpointTestCase):
         page.wait_for_timeout(500)
         self.assertEqual(dialogs, [])
 
-        # 7. No console errors but the refusal asked for; nothing left 127.0.0.1.
+        # 7. /status throttled (Lambda's 429 in a burst, with Retry-After), then failing (503)
+        #    and unreachable: the page waits as told, keeps asking, and the image arrives.
+        asked = []
+
+        def flaky(route):
+            asked.append(time.monotonic())
+            if len(asked) == 1:
+                route.fulfill(status=429, headers={'Retry-After': '2'},
+                              json={'message': 'Too Many Requests'})
+            elif len(asked) == 2:
+                route.fulfill(status=503, json={'message': 'Service Unavailable'})
+            elif len(asked) == 3:
+                route.abort()
+            else:
+                route.fallback()
+
+        page.route(is_status, flaky)
+        page.set_input_files('#file', self.file('throttled.jpg', images.jpeg(300, 200)))
+        page.wait_for_selector('#uploads .done', timeout=30000)
+        page.unroute(is_status, flaky)
+        self.assertGreaterEqual(len(asked), 4)
+        self.assertGreaterEqual(asked[1] - asked[0], 1.9, 'Retry-After: 2 was honoured')
+
+        # 8. A resize that died on its last attempt: the page says so and stops asking.
+        doomed = []
+
+        def failed(route):
+            doomed.append(route.request.url)
+            route.fulfill(json={'key': 'uploads/x', 'state': 'failed',
+                                'reason': 'function-stopped', 'detail': STOPPED})
+
+        page.route(is_status, failed)
+        page.set_input_files('#file', self.file('doomed.jpg', images.jpeg(300, 200)))
+        failure = page.wait_for_selector('#uploads .failed', timeout=30000)
+        self.assertEqual(failure.inner_text(), f'Failed: {STOPPED}')
+        page.wait_for_timeout(2000)
+        self.assertEqual(len(doomed), 1, 'no more polling after a definitive answer')
+        page.unroute(is_status, failed)
+
+        # 9. Still pending at the overall deadline (the page's clock run forward): the page
+        #    stops asking and says the upload may still be processed.
+        page.clock.install()
+        page.goto(self.gallery)
+        page.route(is_status, lambda route: route.fulfill(json={'state': 'pending'}))
+        with page.expect_request(lambda request: is_status(request.url), timeout=30000):
+            page.set_input_files('#file', self.file('slow.jpg', images.jpeg(300, 200)))
+        page.clock.fast_forward('20:00')
+        slow = page.wait_for_selector('#uploads .unfinished', timeout=10000)
+        self.assertIn('may still be processed', slow.inner_text())
+
+        # 10. No console errors but the ones asked for; nothing left 127.0.0.1.
         errors = [message.text for message in console if message.type == 'error']
         refusals = [text for text in errors if 'status of 400' in text]
         self.assertEqual(len(refusals), refused_loads)
-        self.assertEqual([text for text in errors if text not in refusals], [])
+        provoked = [text for text in errors if 'status of 429' in text
+                    or 'status of 503' in text or 'net::ERR_FAILED' in text]
+        self.assertEqual(len(provoked), 3, 'the 429, the 503 and the dropped connection')
+        self.assertEqual([text for text in errors if text not in refusals + provoked], [])
         self.assertEqual({url.split('/')[2] for url in requests if '://' in url},
                          {f'127.0.0.1:{self.port}'})
