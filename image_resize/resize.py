@@ -2,8 +2,10 @@
 
 Uploads are untrusted. ImageMagick will happily decode dozens of formats by content (SVG, MVG,
 MSL, text, PostScript through delegates...), so nothing reaches it until the magic bytes match
-an allowlisted format, and it is then told which coder to use instead of guessing. Dimensions
-come from a ping (headers only) before any pixel is decoded, which is what makes a
+an allowlisted format, and it is then told which coder to use instead of guessing. It never
+sees the file as uploaded either: ``containers`` rebuilds it from the chunks of the first
+frame's pixels, so text, profiles, comments and frames can't cost memory or time. Dimensions
+come from the headers and a ping before any pixel is decoded, which is what makes a
 decompression bomb cost microseconds instead of gigabytes.
 
 JPEGs, the common case, are decoded at reduced scale by libjpeg (the ``jpeg:size`` hint), which
@@ -12,7 +14,7 @@ is most of the speed: the full 12 MP decode the 2016 tutorial did is never neede
 """
 import ctypes
 import re
-import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from wand.api import library, libmagick
@@ -20,7 +22,35 @@ from wand.exceptions import ResourceLimitError, WandException
 from wand.image import INTERLACE_TYPES, Image
 from wand.resource import limits
 
+from containers import MalformedContainer, pixel_data
+
+# Larger sources are refused whatever the memory: decode time grows with the pixels (a 49 MP
+# PNG takes 1.8 s on one core here; Lambda's 1024 MB gets about 0.6 of a core).
 DEFAULT_MAX_PIXELS = 50_000_000
+# How much memory a resize may take: 60 % of the function's, less what the runtime holds before
+# any image (Python, boto3, Wand and ImageMagick loaded: 75 MB in a REPORT line). The rest is
+# slack: Lambda kills the whole environment at 100 %.
+MEMORY_SHARE = 0.6
+RUNTIME_MB = 80
+DEFAULT_MEMORY_MB = 1024  # image_resize's MEMORY_SIZE
+# Peak memory per source pixel while it is decoded, the worst case of each format at 7000x7000
+# (tests/unit/test_hostile_images.py): ImageMagick's 16-bit RGBA pixel cache is 8 bytes; WebP
+# adds libwebp's RGBA buffer (12.4 in all), GIF its index plane (10.1), a 16-bit RGBA PNG its
+# rows (8.3), a progressive CMYK JPEG every DCT coefficient (8.3). A baseline JPEG is decoded
+# at reduced scale and costs far less.
+PEAK_BYTES_PER_PIXEL = {'JPEG': 9, 'PNG': 9, 'GIF': 11, 'WEBP': 13}
+
+
+def memory_budget(memory_mb):
+    """Bytes a resize may use in a function of ``memory_mb``: never less than 16 MiB."""
+    return max(16 << 20, int((memory_mb * MEMORY_SHARE - RUNTIME_MB) * (1 << 20)))
+
+
+def max_pixels_in_memory(coder, memory_mb):
+    """The largest source of this format, in pixels, whose decode stays within the budget."""
+    return memory_budget(memory_mb) // PEAK_BYTES_PER_PIXEL[coder]
+
+
 DEFAULT_JPEG_QUALITY = 85
 
 # No allowlisted format can be wider or taller than this (JPEG stops at 65500, WebP at 16383).
@@ -160,32 +190,51 @@ def _resize_to(image, width, height):
 
 
 def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
-                jpeg_quality=DEFAULT_JPEG_QUALITY):
+                jpeg_quality=DEFAULT_JPEG_QUALITY, memory_mb=DEFAULT_MEMORY_MB):
     """Decode an untrusted upload, fit it into the box and encode it in its own format.
 
     Returns a ``ResizedImage`` (it unpacks as ``(bytes, mime_type)``). Anything that is not
     an acceptable image raises an ``ImageRejected`` (a ``ValueError``) saying why.
     """
     image_format = sniff_format(blob)
-    declared = declared_size(blob, image_format)
-    if declared:
-        _check_pixels(*declared, max_pixels)
-    _apply_limits(max_pixels)
-    width, height, orientation = _ping(blob, image_format)
+    try:
+        pixels = pixel_data(blob, image_format.coder)
+    except MalformedContainer as error:
+        raise CorruptImage(str(error)) from None
+    in_memory = max_pixels_in_memory(image_format.coder, memory_mb)
+    if in_memory < max_pixels:
+        max_pixels = in_memory
+        why = (f'a {image_format.coder} that large does not fit in the memory a {memory_mb} MB '
+               f'function has for it ({memory_budget(memory_mb) >> 20} MB)')
+    else:
+        why = None
+    for declared in pixels.sizes:
+        _check_pixels(*declared, max_pixels, why)
+    blob, orientation = pixels.blob, pixels.orientation
+    with _limits(max_pixels, memory_budget(memory_mb)):
+        return _resize(blob, image_format, orientation, max_width, max_height, max_pixels,
+                       jpeg_quality)
+
+
+def _resize(blob, image_format, orientation, max_width, max_height, max_pixels, jpeg_quality):
+    width, height = _ping(blob, image_format)
     _check_pixels(width, height, max_pixels)
-    # The orientation a ping reports only steers the decode scale; a wrong guess costs speed.
+    # A transposing orientation swaps the box the JPEG decode scale is chosen for.
     expected = fit_within(*((height, width) if orientation in _TRANSPOSING else (width, height)),
                           max_width, max_height)
     hint = expected[::-1] if orientation in _TRANSPOSING else expected
 
     with _decode(blob, image_format, hint) as image:
         decoded = image.size
+        if orientation != 'undefined':  # read from EXIF by containers: ImageMagick never saw it
+            image.orientation = orientation
         image.auto_orient()
         # The geometry follows what auto_orient actually did, so the output is never distorted.
         transposed = image.size == decoded[::-1] and decoded[0] != decoded[1]
         oriented = (height, width) if transposed else (width, height)
         target = fit_within(*oriented, max_width, max_height)
-        # strip() drops EXIF (GPS included), XMP, IPTC, comments and ICC profiles.
+        # EXIF, XMP, comments and profiles never reached ImageMagick; strip() drops what it
+        # records of its own (timestamps, the source's gamma chunks).
         image.strip()
         if image.colorspace == 'cmyk':
             image.transform_colorspace('srgb')
@@ -195,80 +244,29 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
     return ResizedImage(data, image_format.mime_type, oriented, target)
 
 
-def _check_pixels(width, height, max_pixels):
+def _check_pixels(width, height, max_pixels, why=None):
     if width * height > max_pixels or max(width, height) > MAX_SIDE:
-        raise ImageTooLarge(
-            f'{width}x{height} is {width * height:,} pixels; the limit is {max_pixels:,}')
+        raise ImageTooLarge(f'{width}x{height} is {width * height:,} pixels; the limit is '
+                            f'{max_pixels:,}' + (f': {why}' if why else ''))
 
 
-def declared_size(blob, image_format):
-    """The dimensions a file's header claims, read without ImageMagick, or None.
+@contextmanager
+def _limits(max_pixels, memory_bytes):
+    """Backstops behind the header checks, should a coder allocate more than the header said.
 
-    This is what refuses a bomb: a few header bytes say how big the canvas would be, whatever
-    limits the installed ImageMagick's policy sets. ImageMagick's ping still has the last word.
+    Past these ImageMagick refuses, or moves its pixel cache out of the heap as its policy
+    allows (the layer's: map and disk 1 GiB). The limits are the process's; they are put back afterwards for any other use of Wand.
     """
-    try:
-        if image_format is PNG and blob[12:16] == b'IHDR':
-            return struct.unpack('>II', blob[16:24])
-        if image_format is GIF:
-            return struct.unpack('<HH', blob[6:10])
-        if image_format is WEBP:
-            return _webp_size(blob)
-        if image_format is JPEG:
-            return _jpeg_size(blob)
-    except struct.error:
-        return None
-    return None
-
-
-def _webp_size(blob):
-    chunk = blob[12:16]
-    if chunk == b'VP8X':
-        width, height = (int.from_bytes(blob[offset:offset + 3], 'little') + 1
-                         for offset in (24, 27))
-        return width, height
-    if chunk == b'VP8L':
-        bits = struct.unpack('<I', blob[21:25])[0]
-        return (bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1
-    if chunk == b'VP8 ':
-        width, height = struct.unpack('<HH', blob[26:30])
-        return width & 0x3fff, height & 0x3fff
-    return None
-
-
-# Start-of-frame markers, the ones that carry the dimensions (not DHT, JPG or DAC).
-_JPEG_SOF = {0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf}
-
-
-def _jpeg_size(blob):
-    offset = 2
-    while offset + 4 <= len(blob):
-        if blob[offset] != 0xff:
-            return None
-        marker = blob[offset + 1]
-        if marker == 0xff:  # fill byte
-            offset += 1
-            continue
-        if marker in (0x01, 0xd8) or 0xd0 <= marker <= 0xd7:
-            offset += 2
-            continue
-        if marker in _JPEG_SOF:
-            height, width = struct.unpack('>HH', blob[offset + 5:offset + 9])
-            return width, height
-        if marker == 0xda:  # entropy-coded data follows; no frame header before it
-            return None
-        offset += 2 + struct.unpack('>H', blob[offset + 2:offset + 4])[0]
-    return None
-
-
-def _apply_limits(max_pixels):
-    """Backstops behind the ping check, should a coder allocate more than the header said."""
     side = min(MAX_SIDE, max_pixels)
-    if limits['width'] != side:
-        limits['width'] = side
-        limits['height'] = side
-    if limits['area'] != max_pixels:
-        limits['area'] = max_pixels
+    wanted = {'width': side, 'height': side, 'area': max_pixels, 'memory': memory_bytes}
+    saved = {name: limits[name] for name in wanted}
+    try:
+        for name, value in wanted.items():
+            limits[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            limits[name] = value
 
 
 def _new_image(blob_format, first_frame=True):
@@ -289,7 +287,7 @@ def _ping(blob, image_format):
         width, height = image.size
         if width <= 0 or height <= 0:
             raise CorruptImage(f'{image_format.coder} header gives no dimensions')
-        return width, height, image.orientation
+        return width, height
     finally:
         image.close()
 

@@ -3,11 +3,13 @@
 Hostile files are built byte by byte (forged PNG headers, a real deflate bomb, EXIF with GPS)
 because no well-behaved encoder would write them.
 """
+import re
 import struct
 import zlib
 
+from wand.api import library
 from wand.color import Color
-from wand.image import Image
+from wand.image import INTERLACE_TYPES, Image
 
 
 def two_colour(width, height, left='red', right='blue'):
@@ -172,3 +174,109 @@ MSL = b'<?xml version="1.0"?><image><read filename="/etc/passwd"/></image>'
 TEXT = b'just some text, renamed photo.jpg\n'
 PDF = b'%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n'
 HTML = b'<!DOCTYPE html><html><body><script>alert(1)</script></body></html>'
+
+
+# -- Metadata bombs: small files whose chunks, profiles, comments or frames cost memory or time -
+
+def deflated_zeros(size):
+    """A zlib stream of ``size`` zero bytes (a multiple of 1 MiB), built in milliseconds.
+
+    Every MiB compresses to the same bytes after a full flush, so the stream is one block
+    repeated; only the Adler-32 at the end depends on the size (a=1, b=size mod 65521).
+    """
+    mebibyte = b'\x00' * (1 << 20)
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(mebibyte) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(mebibyte) + compressor.flush(zlib.Z_FULL_FLUSH)
+    tail = compressor.flush()[:-4]  # the final empty block, without the checksum
+    return (first + block * ((size >> 20) - 1) + tail
+            + struct.pack('>I', ((size % 65521) << 16) | 1))
+
+
+def png_with(chunks, width=64, height=48):
+    """A valid small PNG with ``chunks`` (kind, body) inserted after IHDR."""
+    data = png(width, height)
+    header_end = 8 + 25
+    return data[:header_end] + b''.join(_chunk(kind, body) for kind, body in chunks) \
+        + data[header_end:]
+
+
+def jpeg_with(segments, width=64, height=48, trailer=b''):
+    """A valid small JPEG with marker segments (marker byte, body) inserted after SOI."""
+    data = jpeg(width, height)
+    return data[:2] + b''.join(b'\xff' + bytes([marker]) + struct.pack('>H', len(body) + 2)
+                               + body for marker, body in segments) + data[2:] + trailer
+
+
+def gif_with(extensions, width=64, height=48, frames=1):
+    """A valid small GIF with ``extensions`` (raw bytes) before its first image."""
+    data = animated_gif(width, height, frames)
+    flags = data[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    return data[:start] + b''.join(extensions) + data[start:]
+
+
+def gif_extension(label, payload, block=255):
+    """An extension block: introducer, label, the payload in sub-blocks, terminator."""
+    blocks = b''.join(bytes([len(part)]) + part
+                      for part in (payload[i:i + block] for i in range(0, len(payload), block)))
+    return b'\x21' + bytes([label]) + blocks + b'\x00'
+
+
+def webp_with(chunks, width=64, height=48):
+    """A valid small extended WebP (VP8X, ALPH, VP8) followed by ``chunks`` (kind, body)."""
+    data = webp(width, height)
+    body = data[12:] + b''.join(_riff(kind, payload) for kind, payload in chunks)
+    return b'RIFF' + struct.pack('<I', 4 + len(body)) + b'WEBP' + body
+
+
+def animated_webp(canvas=7000, frames=1000):
+    """An animation of ``frames`` 1x1 lossless frames on a huge canvas: a few KB."""
+    with Image(width=1, height=1, background=Color('red')) as pixel:
+        pixel.format = 'webp'
+        pixel.options['webp:lossless'] = 'true'
+        still = pixel.make_blob()
+    image_chunk = still[12:]  # the VP8L chunk of a simple WebP
+    frame = (b'\x00' * 6 + (0).to_bytes(3, 'little') * 2 + (100).to_bytes(3, 'little')
+             + b'\x00' + image_chunk)
+    flags = struct.pack('<I', 0x02 | 0x10)  # animation, alpha
+    header = flags + (canvas - 1).to_bytes(3, 'little') * 2
+    body = (_riff(b'VP8X', header) + _riff(b'ANIM', b'\x00' * 6)
+            + _riff(b'ANMF', frame) * frames)
+    return b'RIFF' + struct.pack('<I', 4 + len(body)) + b'WEBP' + body
+
+
+def _riff(kind, payload):
+    return kind + struct.pack('<I', len(payload)) + payload + b'\x00' * (len(payload) & 1)
+
+
+def progressive_scan_bomb(side=4000, copies=1000):
+    """A progressive JPEG with one tiny scan repeated: every copy is a pass over every block."""
+    with Image(width=side, height=side, pseudo='xc:gray') as image:
+        image.format = 'jpeg'
+        library.MagickSetInterlaceScheme(image.wand, INTERLACE_TYPES.index('plane'))
+        data = image.make_blob()
+    starts = [match.start() for match in re.finditer(rb'\xff\xda', data)]
+    smallest = min(range(len(starts) - 1), key=lambda k: starts[k + 1] - starts[k])
+    scan = data[starts[smallest]:starts[smallest + 1]]
+    return data[:starts[-1]] + scan * copies + data[starts[-1]:]
+
+
+def flat_image(coder, side, lossless=False, depth=8, alpha=False):
+    """A side x side image of one colour: a few KB that decode into side² pixels."""
+    with Image(width=side, height=side, pseudo='xc:white') as image:
+        if alpha:
+            image.alpha_channel = 'activate'
+        image.depth = depth
+        image.options['png:bit-depth'] = str(depth)
+        if lossless:
+            image.options['webp:lossless'] = 'true'
+        return encode(image, coder)
+
+
+def many_frame_gif(side=2000, frames=1000):
+    """A GIF whose one flat side x side frame is repeated ``frames`` times: a few MB."""
+    data = flat_image('gif', side)
+    flags = data[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    return data[:start] + data[start:-1] * frames + b'\x3b'
