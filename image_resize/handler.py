@@ -6,7 +6,10 @@ once. So the rules here are:
   the reason and logged, and the invocation succeeds: a retry would fail the same way;
 - anything that might work next time (S3 errors, throttling, timeouts) raises, so Lambda
   retries; the original is only deleted after its resized copy has been written;
-- a redelivered event whose work is already done is a quiet success.
+- a redelivered event whose work is already done is a quiet success;
+- an attempt that dies (out of memory, timed out) can say nothing, so every attempt first tags
+  the original with its number, how many Lambda makes, and when its time runs out: once the
+  last one's time is past, readers such as the gallery know no result is coming.
 """
 import json
 import os
@@ -18,11 +21,12 @@ from urllib.parse import unquote_plus
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from resize import ImageRejected, resize_blob
+from resize import DEFAULT_MAX_PIXELS, DEFAULT_MEMORY_MB, ImageRejected, resize_blob
 
-REJECTED_TAGS = ('resize-status', 'resize-reason', 'resize-detail')
+OUTCOME_TAGS = ('resize-status', 'resize-reason', 'resize-detail')
+ATTEMPT_TAGS = ('resize-attempt', 'resize-attempts', 'resize-deadline')
 MAX_TAGS = 10  # S3's limit per object
 _TAG_UNSAFE = re.compile(r'[^\w .:/=+@-]+')  # S3 tag values allow little punctuation
 _MISSING = {'NoSuchKey', '404', 'NotFound'}
@@ -42,8 +46,10 @@ class Settings:
     max_width: int = 400
     max_height: int = 400
     delete_original: bool = True
-    max_input_pixels: int = 50_000_000
+    max_input_pixels: int = DEFAULT_MAX_PIXELS
     max_input_bytes: int = 100 * 1024 * 1024
+    memory_mb: int = DEFAULT_MEMORY_MB
+    max_attempts: int = 3  # Lambda's for an asynchronous event: the first and two retries
     jpeg_quality: int = 85
     cache_control: str = 'max-age=86400'
 
@@ -63,6 +69,9 @@ class Settings:
             max_input_bytes=_integer(environ, 'MAX_INPUT_BYTES', cls.max_input_bytes,
                                      1, 5 * 1024 ** 3),
             jpeg_quality=_integer(environ, 'JPEG_QUALITY', cls.jpeg_quality, 1, 100),
+            memory_mb=_integer(environ, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', cls.memory_mb,
+                               128, 10240),
+            max_attempts=_integer(environ, 'MAX_ATTEMPTS', cls.max_attempts, 1, 3),
             cache_control=environ.get('CACHE_CONTROL', cls.cache_control),
         )
 
@@ -105,6 +114,9 @@ def log(**fields):
 
 def handle_resize(event, context):
     settings = Settings.from_environ(os.environ)
+    # Lambda's clock for this attempt; a test's context may not have one.
+    remaining = getattr(context, 'get_remaining_time_in_millis', lambda: 900_000)()
+    deadline = int(time.time() + remaining / 1000)
     records = event.get('Records') if isinstance(event, dict) else None
     if not isinstance(records, list):
         log(level='ERROR', event='not-an-s3-event', detail='the event has no Records list')
@@ -114,7 +126,7 @@ def handle_resize(event, context):
     failures = []
     for record in records:
         try:
-            outcomes.append(handle_record(record, settings))
+            outcomes.append(handle_record(record, settings, deadline))
         except (ConfigurationError, ValueError):
             raise
         except Exception as error:  # transient: the rest still get their chance
@@ -135,7 +147,7 @@ def _record_key(record):
         return None
 
 
-def handle_record(record, settings):
+def handle_record(record, settings, deadline):
     name = record.get('eventName', '')
     if not name.startswith('ObjectCreated:'):
         log(level='INFO', event='ignored', event_name=name, key=_record_key(record))
@@ -150,10 +162,10 @@ def handle_record(record, settings):
             f'the upload bucket and RESIZED_BUCKET are both {bucket!r}: every resized image '
             f'would trigger another resize. Point the trigger at a different bucket.')
     version = record['s3']['object'].get('versionId')
-    return resize_object(bucket, key, version, settings)
+    return resize_object(bucket, key, version, settings, deadline)
 
 
-def resize_object(bucket, key, version, settings):
+def resize_object(bucket, key, version, settings, deadline):
     s3 = s3_client()
     started = time.perf_counter()
     source = {'Bucket': bucket, 'Key': key, **({'VersionId': version} if version else {})}
@@ -163,19 +175,31 @@ def resize_object(bucket, key, version, settings):
         if _code(error) not in _MISSING:
             raise
         return _source_missing(bucket, key, settings)
+    attempt = Attempt.begin(source, settings.max_attempts, deadline)
+    try:
+        return _resize(source, response, attempt, settings, started)
+    except (ClientError, BotoCoreError) as error:
+        if attempt.is_last:
+            attempt.end(source, 'failed', _code(error) or type(error).__name__,
+                        f'{error}; that was the last attempt')
+        raise
 
+
+def _resize(source, response, attempt, settings, started):
+    s3 = s3_client()
+    bucket, key = source['Bucket'], source['Key']
     size = response['ContentLength']
     if size > settings.max_input_bytes:
         response['Body'].close()
-        return _reject(source, size, 'too-many-bytes',
+        return _reject(source, attempt, size, 'too-many-bytes',
                        f'{size:,} bytes; the limit is {settings.max_input_bytes:,}')
     blob = response['Body'].read()
     try:
         resized = resize_blob(blob, settings.max_width, settings.max_height,
                               max_pixels=settings.max_input_pixels,
-                              jpeg_quality=settings.jpeg_quality)
+                              jpeg_quality=settings.jpeg_quality, memory_mb=settings.memory_mb)
     except ImageRejected as rejection:
-        return _reject(source, len(blob), rejection.reason, str(rejection))
+        return _reject(source, attempt, len(blob), rejection.reason, str(rejection))
 
     (source_width, source_height), (width, height) = resized.source_size, resized.size
     s3.put_object(
@@ -224,20 +248,57 @@ def _source_missing(bucket, key, settings):
     return 'already-resized'
 
 
-def _reject(source, size, reason, detail):
+def _reject(source, attempt, size, reason, detail):
     """Keep the original, tagged so that people and the gallery can see why it was refused."""
-    s3 = s3_client()
-    existing = s3.get_object_tagging(**source)['TagSet']
-    kept = [tag for tag in existing if tag['Key'] not in REJECTED_TAGS]
-    ours = [{'Key': 'resize-status', 'Value': 'rejected'},
-            {'Key': 'resize-reason', 'Value': reason},
-            {'Key': 'resize-detail', 'Value': tag_value(detail)}]
-    room = MAX_TAGS - len(kept)  # never drop the owner's tags to make room for ours
-    if room > 0:
-        s3.put_object_tagging(**source, Tagging={'TagSet': kept + ours[:room]})
+    tagged = attempt.end(source, 'rejected', reason, detail)
     log(level='WARNING', event='rejected', bucket=source['Bucket'], key=source['Key'],
-        bytes_in=size, reason=reason, detail=detail, tagged=room > 0)
+        bytes_in=size, reason=reason, detail=detail, tagged=tagged)
     return 'rejected'
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """This attempt's number, and the original's tags that are not ours (the owner's)."""
+    number: int
+    attempts: int
+    owner_tags: list
+
+    @property
+    def is_last(self):
+        return self.number >= self.attempts
+
+    @classmethod
+    def begin(cls, source, attempts, deadline):
+        s3 = s3_client()
+        existing = s3.get_object_tagging(**source)['TagSet']
+        previous = next((tag['Value'] for tag in existing if tag['Key'] == 'resize-attempt'), '')
+        attempt = cls(int(previous) + 1 if previous.isdigit() and len(previous) < 6 else 1,
+                      attempts, [tag for tag in existing
+                                 if tag['Key'] not in OUTCOME_TAGS + ATTEMPT_TAGS])
+        attempt._tag(source, {'resize-attempt': attempt.number, 'resize-attempts': attempts,
+                              'resize-deadline': deadline})
+        return attempt
+
+    def end(self, source, status, reason, detail):
+        """Replace the attempt's tags with the outcome; best effort once no attempt is left."""
+        try:
+            return self._tag(source, {'resize-status': status, 'resize-reason': reason,
+                                      'resize-detail': detail})
+        except (ClientError, BotoCoreError) as error:
+            if status != 'failed':
+                raise
+            log(level='ERROR', event='untagged', key=source['Key'], error=type(error).__name__,
+                detail=f'could not record the failure: {error}')
+            return False
+
+    def _tag(self, source, ours):
+        room = MAX_TAGS - len(self.owner_tags)  # never drop the owner's tags to make room
+        if room <= 0:
+            return False
+        ours = [{'Key': name, 'Value': tag_value(str(value))} for name, value in ours.items()]
+        s3_client().put_object_tagging(**source,
+                                       Tagging={'TagSet': self.owner_tags + ours[:room]})
+        return True
 
 
 def tag_value(text):

@@ -1,4 +1,5 @@
 """image_resize's handler against moto: every record, idempotent, nothing lost."""
+import time
 from unittest import mock
 from urllib.parse import quote_plus
 
@@ -289,3 +290,95 @@ class ResizeHandlerTest(MotoTestCase):
         self.assertEqual(result['outcomes'], ['resized'])
         versions = self.s3.list_object_versions(Bucket=UPLOADS).get('Versions', [])
         self.assertEqual(versions, [])
+
+
+class Context:
+    """Lambda's context, as much of it as the handler reads."""
+
+    def __init__(self, remaining_ms=60_000):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
+
+
+class AttemptTest(MotoTestCase):
+    """Every attempt says on the original which it is and when its time runs out, so a reader
+    can tell an upload still being worked on from one whose last attempt died."""
+    function_env = {'RESIZED_BUCKET': RESIZED}
+    handlers = (handler,)
+
+    def setUp(self):
+        super().setUp()
+        self.make_bucket(UPLOADS)
+        self.make_bucket(RESIZED)
+        self.s3.put_object(Bucket=UPLOADS, Key='uploads/a.jpg', Body=images.jpeg(80, 60),
+                           Tagging='owner=alice')
+
+    def attempt(self, remaining_ms=60_000, fails_with=None):
+        """One attempt; ``fails_with`` replaces the resize (an exception, or a crash)."""
+        resize_blob = mock.patch.object(handler, 'resize_blob', side_effect=fails_with) \
+            if fails_with else mock.patch.object(handler, 'resize_blob', handler.resize_blob)
+        with resize_blob, captured_log_lines():
+            return handler.handle_resize(event(record('uploads/a.jpg')), Context(remaining_ms))
+
+    def test_each_attempt_is_numbered_with_its_deadline_and_the_owners_tags_kept(self):
+        for number in (1, 2):
+            with self.subTest(number), self.assertRaises(SystemExit):
+                self.attempt(remaining_ms=30_000, fails_with=SystemExit(137))
+            tags = self.tags(UPLOADS, 'uploads/a.jpg')
+            self.assertEqual((tags['resize-attempt'], tags['resize-attempts'], tags['owner']),
+                             (str(number), '3', 'alice'))
+            self.assertAlmostEqual(int(tags['resize-deadline']), time.time() + 30, delta=2)
+
+    def test_a_transient_error_on_the_last_attempt_is_recorded_as_failed(self):
+        slow_down = ClientError({'Error': {'Code': 'SlowDown', 'Message': 'Reduce your rate'}},
+                                'PutObject')
+        for number in (1, 2, 3):
+            with self.subTest(number), self.assertRaises(handler.RecordsFailed):
+                self.attempt(fails_with=slow_down)
+            tags = self.tags(UPLOADS, 'uploads/a.jpg')
+            self.assertEqual(tags.get('resize-status'), 'failed' if number == 3 else None)
+        self.assertEqual(tags['resize-reason'], 'SlowDown')
+        self.assertIn('last attempt', tags['resize-detail'])
+        self.assertEqual(tags['owner'], 'alice')
+        self.assertNotIn('resize-attempt', tags)
+
+    def test_fewer_attempts_when_lambda_makes_fewer(self):
+        self.set_env(MAX_ATTEMPTS=1)
+        with self.assertRaises(handler.RecordsFailed):
+            self.attempt(fails_with=ClientError({'Error': {'Code': 'InternalError'}}, 'PutObject'))
+        self.assertEqual(self.tags(UPLOADS, 'uploads/a.jpg')['resize-status'], 'failed')
+
+    def test_a_rejection_replaces_the_attempt_with_its_outcome(self):
+        self.s3.put_object(Bucket=UPLOADS, Key='uploads/a.jpg', Body=images.TEXT,
+                           Tagging='owner=alice')
+        self.attempt()
+        tags = self.tags(UPLOADS, 'uploads/a.jpg')
+        self.assertEqual(tags, {'owner': 'alice', 'resize-status': 'rejected',
+                                'resize-reason': 'unsupported-format',
+                                'resize-detail': tags['resize-detail']})
+
+    def test_garbage_in_the_attempt_tag_starts_the_count_again(self):
+        self.s3.put_object_tagging(Bucket=UPLOADS, Key='uploads/a.jpg', Tagging={'TagSet': [
+            {'Key': 'resize-attempt', 'Value': '99999999999'}]})
+        with self.assertRaises(SystemExit):
+            self.attempt(fails_with=SystemExit(1))
+        self.assertEqual(self.tags(UPLOADS, 'uploads/a.jpg')['resize-attempt'], '1')
+
+    def test_three_deaths_end_as_failed_in_the_gallery(self):
+        """Out of memory, a timeout, a crash: no outcome is written, yet the gallery's /status
+        stops promising a result once the last attempt's time is past."""
+        gallery = load('image_list')
+        settings = gallery.Settings.from_environ({'UPLOAD_BUCKET': UPLOADS,
+                                                  'RESIZED_BUCKET': RESIZED})
+        for number in (1, 2, 3):
+            with self.assertRaises(SystemExit):
+                self.attempt(remaining_ms=1_000, fails_with=SystemExit(137))
+            status = gallery.upload_status('uploads/a.jpg', settings)
+            self.assertEqual((status['state'], status['attempt']), ('pending', number))
+        later = time.time() + 60
+        with mock.patch.object(gallery.time, 'time', return_value=later):
+            status = gallery.upload_status('uploads/a.jpg', settings)
+        self.assertEqual(status['state'], 'failed')
+        self.assertIn('last attempt', status['detail'])
