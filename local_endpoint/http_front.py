@@ -18,6 +18,7 @@ from moto.awslambda import models as lambda_models
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from local_endpoint import url_cors
 from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
                                            UnsupportedRuntime)
 
@@ -69,6 +70,9 @@ class HttpFront:
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
             return Response(status=308, headers={'Location': f'{prefix}{front_id}/'})
+        cors = url_cors.settings(account, region, name) if prefix == URL_PREFIX else None
+        if cors and url_cors.is_preflight(request):
+            return url_cors.preflight(cors, request)
         try:
             spec, reserved = self.lambdas.spec(account, region, name)
         except FunctionNotFound:
@@ -89,7 +93,7 @@ class HttpFront:
         if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
             return json_response(502 if prefix == URL_PREFIX else 500,
                                  {'message': 'Internal Server Error'})
-        return response_from(outcome.payload)
+        return url_cors.add_headers(cors, request, response_from(outcome.payload))
 
 
 def payload_v2(request, url_id, path, account):

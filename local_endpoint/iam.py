@@ -27,8 +27,8 @@ from botocore.awsrequest import AWSRequest
 from moto import settings
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.authorization import ActionAuthenticatorMixin
-from moto.iam.access_control import (CreateAccessKeyFailure, IAMRequestBase, S3IAMRequest,
-                                     create_access_key)
+from moto.iam.access_control import (CreateAccessKeyFailure, IAMPolicy, IAMRequestBase,
+                                     PermissionResult, S3IAMRequest, create_access_key)
 from moto.iam.models import iam_backends
 from moto.s3.exceptions import S3ClientError
 from moto.sts.models import sts_backends
@@ -212,9 +212,28 @@ def secret_of(access_key_id, token=None):
     """The secret of the local key, an IAM user's key or a role session's; None if unknown."""
     if access_key_id == ADMIN_ACCESS_KEY and not token:
         return ADMIN_SECRET_KEY
+    signer = principal(access_key_id, token)
+    return None if signer is None else signer.create_credentials().secret_key
+
+
+def principal(access_key_id, token=None):
+    """moto's record of whoever owns the key: an IAM user, or a role session when the token
+    is that session's; None for an unknown key or a wrong token."""
     headers = {'X-Amz-Security-Token': token} if token else {}
     try:
-        signer = create_access_key(DEFAULT_ACCOUNT_ID, PARTITION, access_key_id, headers)
-    except CreateAccessKeyFailure:  # an unknown key, or a token that is not the session's
+        return create_access_key(DEFAULT_ACCOUNT_ID, PARTITION, access_key_id, headers)
+    except CreateAccessKeyFailure:
         return None
-    return signer.create_credentials().secret_key
+
+
+def permission(signer, action, resource):
+    """moto's policy engine over the principal's identity policies: PERMITTED, DENIED (an
+    explicit Deny, which wins) or NEUTRAL (nothing allows it)."""
+    outcome = PermissionResult.NEUTRAL
+    for policy in signer.collect_policies():
+        result = IAMPolicy(policy).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            return result
+        if result == PermissionResult.PERMITTED:
+            outcome = result
+    return outcome

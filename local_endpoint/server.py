@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import iam, post_policy
+from local_endpoint import iam, invoke_auth, post_policy, request_guard, s3_cors
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -34,6 +34,8 @@ from local_endpoint.s3_errors import S3Error
 DEFAULT_PORT = 4566
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
 LOG_TAIL_BYTES = 4096
+FAULT_FIELDS = {'bucket': str, 'count': int, 'status': int, 'code': str, 'message': str}
+FAULT_DEFAULTS = {'status': 503, 'code': 'SlowDown', 'message': 'Please reduce your request rate.'}
 
 
 def region_of(request, default='us-east-1'):
@@ -67,65 +69,82 @@ class Endpoint:
                            json.dumps(s3_event(event_body, bucket, account_id)).encode())
 
     def __call__(self, environ, start_response):
+        refusal = request_guard.refusal(environ, self.url)
+        if refusal is not None:
+            return refusal(environ, start_response)
         path = environ.get('PATH_INFO', '')
+        if self.http.handles(path):  # function URLs answer CORS from their own settings
+            return self.http(Request(environ))(environ, start_response)
+        if environ.get('REQUEST_METHOD') == 'OPTIONS':  # only S3 takes preflights: never moto
+            return s3_cors.preflight(environ)(environ, start_response)
+        start_response = s3_cors.answering(start_response, s3_cors.granted_headers(environ))
         if path == '/_local/health':
             return Response(json.dumps(self.health()),
                             content_type='application/json')(environ, start_response)
         if path == '/_local/faults' and environ.get('REQUEST_METHOD') == 'POST':
             return self.add_fault(Request(environ))(environ, start_response)
+        if path.startswith('/_local'):
+            return Response(json.dumps({'message': f'No such control: {path}'}), status=404,
+                            content_type='application/json')(environ, start_response)
         fault = self.injected_fault(environ)
         if fault is not None:
             return fault.response()(environ, start_response)
         match = INVOKE_PATH.match(path)
         if match and environ.get('REQUEST_METHOD') == 'POST':
+            try:
+                invoke_auth.check(environ, match['name'], iam.enforcing())
+            except invoke_auth.Refusal as refusal:
+                return lambda_error(refusal.status, refusal.error_type,
+                                    refusal.message)(environ, start_response)
             return self.invoke(Request(environ), match['name'])(environ, start_response)
-        if self.http.handles(path):
-            return self.http(Request(environ))(environ, start_response)
-        if path.rstrip('/') == '/v2/apis' and environ.get('REQUEST_METHOD') == 'POST':
-            return self.create_api(environ, start_response)
+        try:
+            return self.s3_or_moto(environ, start_response)
+        except S3Error as refusal:
+            return refusal.response()(environ, start_response)
+
+    def s3_or_moto(self, environ, start_response):
+        """What is left is S3's (form uploads, presigned URLs, anonymous requests), or moto's,
+        signed for any service."""
         enforcing = iam.enforcing()
         if enforcing:
             iam.ensure_admin()
         if post_policy.is_form_upload(environ):
-            try:
-                environ, upload = post_policy.check(environ, iam.secret_of)
-                if enforcing:
-                    iam.S3Authorization(upload.access_key_id, upload.token, 'PutObject',
-                                        upload.bucket).permit(upload.bucket, upload.key)
-            except S3Error as refusal:
-                return refusal.response()(environ, start_response)
+            environ, upload = post_policy.check(environ, iam.secret_of)
+            if enforcing:
+                iam.S3Authorization(upload.access_key_id, upload.token, 'PutObject',
+                                    upload.bucket).permit(upload.bucket, upload.key)
             with iam.checked_here():
                 return self.moto(environ, start_response)
-        if enforcing and 'HTTP_AUTHORIZATION' not in environ \
-                and not path.startswith('/moto-api/'):
+        request_guard.check_authorization_header(environ)
+        if enforcing and 'HTTP_AUTHORIZATION' not in environ:
             return self.unsigned_s3_request(environ, start_response)
+        if environ['PATH_INFO'].rstrip('/') == '/v2/apis' and environ['REQUEST_METHOD'] == 'POST':
+            return self.create_api(environ, start_response)
         return self.moto(environ, start_response)
 
     def unsigned_s3_request(self, environ, start_response):
-        """With IAM enforced, a request without an Authorization header is a presigned URL
-        (verified and authorized here), a CORS preflight (never signed), or anonymous."""
-        try:
-            if iam.is_presigned(environ):
-                iam.check_presigned(environ)
-            elif environ.get('REQUEST_METHOD') != 'OPTIONS':
-                raise S3Error(403, 'AccessDenied', 'Access Denied')
-        except S3Error as refusal:
-            return refusal.response()(environ, start_response)
+        """With IAM enforced, a request without an Authorization header is a presigned URL,
+        verified and authorized here, or anonymous and refused."""
+        if not iam.is_presigned(environ):
+            raise S3Error(403, 'AccessDenied', 'Access Denied')
+        iam.check_presigned(environ)
         with iam.checked_here():
             return self.moto(environ, start_response)
 
     def add_fault(self, request):
         """POST /_local/faults {"bucket": B, "count": N, "status": 503, "code": "SlowDown"}:
         the next N object writes (PutObject) to bucket B fail with that S3 error."""
-        fault = request.get_json(force=True, silent=True) or {}
-        if not fault.get('bucket') or int(fault.get('count', 0)) < 1:
-            return Response(json.dumps({'error': 'need bucket and count >= 1'}), status=400,
-                            content_type='application/json')
+        fault = request.get_json(force=True, silent=True)
+        fault = {**FAULT_DEFAULTS, **fault} if isinstance(fault, dict) else {}
+        if (any(type(fault.get(name)) is not kind for name, kind in FAULT_FIELDS.items())
+                or not fault['bucket'] or fault['count'] < 1 or not 400 <= fault['status'] <= 599):
+            return Response(json.dumps({'error': 'need "bucket" and "count" >= 1; "status" '
+                                                 '(400-599), "code" and "message" if given'}),
+                            status=400, content_type='application/json')
         with self.faults_lock:
-            self.faults.append({'bucket': fault['bucket'], 'remaining': int(fault['count']),
-                                'status': int(fault.get('status', 503)),
-                                'code': fault.get('code', 'SlowDown'),
-                                'message': fault.get('message', 'Please reduce your request rate.')})
+            self.faults.append({'bucket': fault['bucket'], 'remaining': fault['count'],
+                                'status': fault['status'], 'code': fault['code'],
+                                'message': fault['message']})
         return Response(json.dumps({'status': 'ok'}), status=201, content_type='application/json')
 
     def injected_fault(self, environ):

@@ -12,7 +12,10 @@ import urllib.request
 import zipfile
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from tests import images
 from tests.workspace import ProjectCopyTestCase, make
@@ -61,6 +64,16 @@ def post_form(form, body, content_type='image/jpeg', name='photo.jpg'):
                  + body + f'\r\n--{boundary}--\r\n'.encode())
     return fetch(urllib.request.Request(form['url'], data=b''.join(parts), method='POST', headers={
         'Content-Type': f'multipart/form-data; boundary={boundary}'}))
+
+
+def control(url, path, document):
+    """POST a JSON document to the endpoint's control plane (/_local/..., /moto-api/...),
+    signed with the local key, as it requires; returns (status, body)."""
+    request = AWSRequest(method='POST', url=f'{url}{path}', data=json.dumps(document).encode(),
+                         headers={'Content-Type': 'application/json'})
+    SigV4Auth(Credentials('test', 'test'), 's3', REGION).add_auth(request)
+    return fetch(urllib.request.Request(request.url, data=request.data, method='POST',
+                                        headers=dict(request.headers.items())))
 
 
 def fetch(request):

@@ -1,15 +1,14 @@
 """The service under hostile use, through the local endpoint: what the internet would upload,
 a burst of uploads, and S3 failing under the function."""
-import json
 import re
 import sys
 import time
-import urllib.request
 
 from wand.image import Image
 
 from tests import images
-from tests.e2e.endpoint import RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, post_form
+from tests.e2e.endpoint import (RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, control,
+                                post_form)
 
 # name -> (bytes, content type the browser would claim, expected outcome)
 VALID = {
@@ -114,9 +113,8 @@ class HostileUseTest(HostileCorpusTests, EndpointTestCase):
     def test_a_failing_resized_bucket_write_is_retried_and_nothing_is_lost(self):
         # The function's S3 client tries each call 3 times (botocore's standard mode), so 6
         # failures fail the event's first two attempts; the third succeeds.
-        request = urllib.request.Request(f'{self.url}/_local/faults', method='POST', data=json.dumps(
-            {'bucket': RESIZED_BUCKET, 'count': 6, 'status': 503, 'code': 'SlowDown'}).encode())
-        urllib.request.urlopen(request).close()
+        self.assertEqual(control(self.url, '/_local/faults', {
+            'bucket': RESIZED_BUCKET, 'count': 6, 'status': 503, 'code': 'SlowDown'})[0], 201)
         key, status, _ = self.upload(images.jpeg(1200, 900), 'image/jpeg')
         self.assertEqual(status, 204)
         failures = lambda: [line for line in self.log_messages('ResizeImage')
