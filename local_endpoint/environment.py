@@ -5,11 +5,15 @@ update-function-code stored, not the working tree), layers are merged into one f
 stands for /opt, and the import path is the task root, the layers and a runtime folder with
 boto3 and the runtime client. Never the project's .venv (`python -S` keeps site-packages out),
 so a dependency missing from the zip fails here as it would on AWS.
+
+What it runs in is the host's (local_endpoint.execution_host): where the machine allows, a
+control group holding every process it starts, limited to MemorySize together, and a mount
+namespace with its own /tmp of EphemeralStorage MB. Whatever way it ends (reaped, replaced,
+timed out, out of memory, the endpoint stopping), all its processes end and its /tmp goes.
 """
 import fcntl
-import hashlib
-import io
 import json
+import logging
 import os
 import select
 import signal
@@ -19,13 +23,20 @@ import termios
 import threading
 import time
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from local_endpoint import execution_host, unpack
+from local_endpoint.containment import Limits
 from local_endpoint.runtime_api import PendingInvocation, RuntimeAPI
 
+logger = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10  # Lambda's own limit for the init phase
+MB = 1024 * 1024
+# Lambda names the signal that ended a runtime as Go does: "signal: killed".
+SIGNAL_NAMES = {signal.SIGKILL: 'killed', signal.SIGSEGV: 'segmentation fault',
+                signal.SIGABRT: 'aborted', signal.SIGTERM: 'terminated',
+                signal.SIGBUS: 'bus error'}
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class FunctionSpec:
     region: str
     code: bytes = field(compare=False, repr=False)
     layers: tuple = field(compare=False, repr=False)  # zip bytes, in the layers' order
+    ephemeral_storage: int = 512  # MB of /tmp
 
 
 @dataclass
@@ -60,35 +72,27 @@ class Outcome:
     environment_usable: bool = True
 
 
-def unpack(zip_bytes, folder):
-    """Unpack once per content: folders are named by the zip's hash and never modified."""
-    if not os.path.isdir(folder):
-        staging = f'{folder}.{uuid.uuid4().hex}'
-        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
-            archive.extractall(staging)
-        try:
-            os.rename(staging, folder)
-        except OSError:  # another environment unpacked it first
-            subprocess.run(['rm', '-rf', staging], check=False)
-    return folder
-
-
 class ExecutionEnvironment:
     def __init__(self, spec, state_dir, interpreter, runtime_dir, endpoint_url, credentials):
         self.spec = spec
+        self.host = execution_host.start(state_dir)
         self.created = time.monotonic()
         self.last_used = self.created
         self.invocations = 0
         self.log_stream = (datetime.now(timezone.utc).strftime('%Y/%m/%d/')
                            + f'[{spec.version}]{uuid.uuid4().hex}')
-        task_root = unpack(spec.code, os.path.join(state_dir, 'code', spec.code_sha.replace(
-            '/', '_').replace('+', '-')))
-        self.opt = self._merge_layers(state_dir)
-        self.api = RuntimeAPI()
+        task_root = unpack.unpacked([spec.code], os.path.join(state_dir, 'code'),
+                                    self.host.run_dir)
+        self.opt = unpack.unpacked(spec.layers, os.path.join(state_dir, 'opt'),
+                                   self.host.run_dir) if spec.layers else None
         self._lines = []
         self._partial = b''
         self._lines_lock = threading.Lock()
         self._killed_for = None
+        self._ended = False
+        self._end_lock = threading.Lock()
+        self.group = self.filesystem = self.process = None
+        self.api = RuntimeAPI()
         python_path = [task_root]
         if self.opt:
             version = spec.runtime.replace('python', '')
@@ -118,31 +122,24 @@ class ExecutionEnvironment:
             if self.opt and (value == '/opt' or value.startswith('/opt/')):
                 value = self.opt + value[4:]
             environment[name] = value
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [interpreter, '-S', '-m', 'awslambdaric', spec.handler], cwd=task_root,
-            env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True)
+        label = f'{spec.name}-{uuid.uuid4().hex[:12]}'  # its group's and its /tmp's name
+        try:
+            self.group = self.host.containment.group(label, Limits(spec.memory_size * MB))
+            self.filesystem = self.host.filesystem.prepare(label, spec.ephemeral_storage)
+            environment.update(self.filesystem.variables)
+            self.started = time.monotonic()
+            self.process = subprocess.Popen(
+                self.group.argv(self.filesystem.argv(
+                    [interpreter, '-S', '-m', 'awslambdaric', spec.handler])),
+                cwd=task_root, env=environment, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            self.group.started(self.process.pid)
+        except BaseException:
+            self.kill('failed to start')
+            raise
         threading.Thread(target=self._read_output, daemon=True,
                          name=f'output-{spec.name}-{self.process.pid}').start()
         self.init_duration_ms = None
-
-    def _merge_layers(self, state_dir):
-        if not self.spec.layers:
-            return None
-        key = hashlib.sha256(''.join(self.spec.layer_arns).encode()).hexdigest()[:16]
-        folder = os.path.join(state_dir, 'opt', key)
-        if not os.path.isdir(folder):
-            staging = f'{folder}.{uuid.uuid4().hex}'
-            for layer in self.spec.layers:  # later layers win, as on Lambda
-                with zipfile.ZipFile(io.BytesIO(layer)) as archive:
-                    archive.extractall(staging)
-            os.makedirs(staging, exist_ok=True)
-            try:
-                os.rename(staging, folder)
-            except OSError:
-                subprocess.run(['rm', '-rf', staging], check=False)
-        return folder
 
     def _read_output(self):
         """File the process's output as lines. Bytes leave the pipe only under the lock that
@@ -191,16 +188,6 @@ class ExecutionEnvironment:
     def alive(self):
         return self.process.poll() is None
 
-    def memory(self):
-        """(resident now, peak) in bytes, from /proc."""
-        try:
-            with open(f'/proc/{self.process.pid}/status') as status:
-                fields = dict(line.split(':', 1) for line in status if ':' in line)
-            return (int(fields['VmRSS'].split()[0]) * 1024,
-                    int(fields['VmHWM'].split()[0]) * 1024)
-        except (OSError, KeyError, ValueError):
-            return 0, 0
-
     def wait_until_ready(self):
         """Cold start: until the runtime client asks for its first invocation."""
         deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
@@ -217,7 +204,6 @@ class ExecutionEnvironment:
         spec = self.spec
         cold = self.invocations == 0
         self.invocations += 1
-        limit = spec.memory_size * 1024 * 1024
         if cold and not self.wait_until_ready():
             return self._init_failure(request_id)
         started = time.monotonic()  # Duration excludes init, which REPORT gives apart
@@ -226,10 +212,8 @@ class ExecutionEnvironment:
                                     spec.arn, trace_id)
         self.api.submit(pending)
         deadline = started + spec.timeout
-        peak = 0
         while not pending.wait(0.005):
-            resident, peak = self.memory()
-            if resident > limit:
+            if self.group.out_of_memory():
                 self.kill('memory')
                 break
             if not self.alive():
@@ -238,14 +222,14 @@ class ExecutionEnvironment:
                 self.kill('timeout')
                 break
         duration = (time.monotonic() - started) * 1000
-        peak = max(peak, self.memory()[1])
-        if peak > limit and self._killed_for is None:
-            # Over the limit between two polls: Lambda would have stopped it there.
+        if self._killed_for is None and self.group.out_of_memory():
+            # A process of the environment was killed over the limit, or went over it between
+            # two checks: Lambda ends the environment.
             self.kill('memory')
             pending.kind = None
         outcome = Outcome(ok=pending.kind == 'response', payload=pending.body,
                           error_type=pending.error_type, duration_ms=duration,
-                          max_memory_mb=-(-peak // (1024 * 1024)),
+                          max_memory_mb=-(-self.group.peak_bytes() // MB),
                           init_duration_ms=self.init_duration_ms if cold else None)
         if pending.kind is None:  # the process died or was stopped mid-invocation
             outcome.environment_usable = False
@@ -262,13 +246,14 @@ class ExecutionEnvironment:
             message = f'RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds'
             return 'Sandbox.Timedout', json.dumps({'errorType': 'Sandbox.Timedout',
                                                    'errorMessage': message}).encode()
-        if self._killed_for == 'memory':
-            message = (f'RequestId: {request_id} Error: Runtime exited with error: signal: killed '
-                       f'(memory above {self.spec.memory_size} MB)')
+        if self._killed_for == 'memory' or self.group.out_of_memory():
+            message = f'RequestId: {request_id} Error: Runtime exited with error: signal: killed'
             return 'Runtime.OutOfMemory', json.dumps({'errorType': 'Runtime.OutOfMemory',
                                                       'errorMessage': message}).encode()
         code = self.process.wait(timeout=5)
-        message = f'RequestId: {request_id} Error: Runtime exited with error: exit status {code}'
+        status = (f'signal: {SIGNAL_NAMES.get(-code, -code)}' if code < 0
+                  else f'exit status {code}')
+        message = f'RequestId: {request_id} Error: Runtime exited with error: {status}'
         return 'Runtime.ExitError', json.dumps({'errorType': 'Runtime.ExitError',
                                                 'errorMessage': message}).encode()
 
@@ -291,14 +276,23 @@ class ExecutionEnvironment:
                        log_lines=self.take_lines())
 
     def kill(self, reason='shutdown'):
+        """End the environment: every process it started, its group, its /tmp. Once."""
         self._killed_for = self._killed_for or reason
-        if self.alive():
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.api.close()
+        with self._end_lock:
+            if self._ended:
+                return
+            self._ended = True
+            if self.group is not None:
+                try:
+                    self.group.close()
+                except OSError:  # a process the kernel would not let go of in 5 s
+                    logger.exception('%s: its group could not be removed; it will be when the '
+                                     'endpoint stops', self.spec.name)
+            if self.process is not None:
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.filesystem is not None:
+                self.filesystem.remove()
+            self.api.close()

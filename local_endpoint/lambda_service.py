@@ -185,7 +185,8 @@ class LambdaService:
             code_sha=function.code_sha_256,
             layer_arns=tuple(layer['Arn'] for layer in function.layers), role=function.role,
             account=account,
-            region=region, code=function.code_bytes, layers=layers), function.reserved_concurrency
+            region=region, code=function.code_bytes, layers=layers,
+            ephemeral_storage=function.ephemeral_storage), function.reserved_concurrency
 
     def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None):
         """Run one invocation; returns (request id, Outcome). on_start is called once an

@@ -22,7 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import iam, invoke_auth, post_policy, request_guard, s3_cors
+from local_endpoint import (code_limits, execution_host, iam, invoke_auth, post_policy,
+                            request_guard, s3_cors)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -30,6 +31,7 @@ from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAY
                                            Throttled, UnsupportedRuntime, check_json_payload)
 from local_endpoint.runtimes import Runtimes
 from local_endpoint.s3_errors import S3Error
+from local_endpoint.unpack import UnpackError
 
 DEFAULT_PORT = 4566
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
@@ -51,6 +53,8 @@ class Endpoint:
         iam.ensure_admin()
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
+        code_limits.install()
+        self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
@@ -224,6 +228,9 @@ class Endpoint:
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
         except Throttled as error:
             return lambda_error(429, 'TooManyRequestsException', str(error))
+        except UnpackError as error:
+            return lambda_error(502, 'InvalidZipFileException',
+                                f'Lambda could not unzip the deployment package: {error}')
         except Exception as error:  # the endpoint's own failure, reported as Lambda would
             logging.getLogger(__name__).exception('invocation of %s failed', name)
             return lambda_error(500, 'ServiceException', f'{type(error).__name__}: {error}')
