@@ -9,6 +9,11 @@ machine, and any web page open in their browser can send it requests.
   The key is no secret (test/test): what matters is the header, which a page cannot send to
   another origin without a CORS preflight, and the endpoint refuses those. The read-only
   `/_local/health` stays open: make up polls it.
+- Writes from a page of another origin: the local key is no secret either, and a signature in a
+  form or a query string needs no header, so a page can send a signed upload or a `?delete`
+  with no preflight. A state-changing request without an Authorization header whose Origin is
+  not the endpoint's own is taken only where a bucket's CORS rules allow that origin (function
+  URLs, public by design, answer before this). curl, awscli and boto3 send no Origin.
 - An Authorization header moto cannot take apart makes its dispatcher fail with a 500; such a
   header gets S3's 400 instead.
 """
@@ -24,6 +29,7 @@ from local_endpoint.s3_errors import S3Error
 
 LOOPBACK_NAMES = ('127.0.0.1', 'localhost', '[::1]')
 HEALTH_PATH = '/_local/health'
+SAFE_METHODS = ('GET', 'HEAD', 'OPTIONS')
 CONTROL_PREFIXES = ('/moto-api', '/_local')  # moto serves every path starting /moto-api
 MAX_CONTROL_BODY_BYTES = 1024 * 1024
 SIGV2_HEADER = re.compile(r'^AWS \S+:\S+$')
@@ -43,6 +49,18 @@ def refusal(environ, endpoint_url):
     if path.startswith(CONTROL_PREFIXES) and path != HEALTH_PATH:
         return control_plane_refusal(environ)
     return None
+
+
+def foreign_write(environ, endpoint_url):
+    """Whether a page of another origin sent this state-changing request without a header
+    signature (browsers add Origin to every cross-origin request but GET and HEAD)."""
+    if environ.get('REQUEST_METHOD') in SAFE_METHODS or 'HTTP_AUTHORIZATION' in environ:
+        return False
+    origin = environ.get('HTTP_ORIGIN')
+    if origin is None:
+        return environ.get('HTTP_SEC_FETCH_SITE') in ('cross-site', 'same-site')
+    port = urlsplit(endpoint_url).port
+    return origin.lower() not in {f'http://{name}:{port}' for name in LOOPBACK_NAMES}
 
 
 def control_plane_refusal(environ):

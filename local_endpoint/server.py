@@ -81,7 +81,11 @@ class Endpoint:
             return self.http(Request(environ))(environ, start_response)
         if environ.get('REQUEST_METHOD') == 'OPTIONS':  # only S3 takes preflights: never moto
             return s3_cors.preflight(environ)(environ, start_response)
-        start_response = s3_cors.answering(start_response, s3_cors.granted_headers(environ))
+        granted = s3_cors.granted_headers(environ)
+        if not granted and request_guard.foreign_write(environ, self.url):
+            return S3Error(403, 'AccessForbidden', s3_cors.NOT_ALLOWED, Method=environ[
+                'REQUEST_METHOD'], ResourceType='OBJECT').response()(environ, start_response)
+        start_response = s3_cors.answering(start_response, granted)
         if path == '/_local/health':
             return Response(json.dumps(self.health()),
                             content_type='application/json')(environ, start_response)

@@ -10,10 +10,10 @@ import subprocess
 import tempfile
 import threading
 import unittest
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import boto3
-from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -377,3 +377,47 @@ def signed(method, url, body, headers, key, secret, service='s3'):
     auth = S3SigV4Auth if service == 's3' else SigV4Auth
     auth(Credentials(key, secret), service, REGION).add_auth(request)
     return dict(request.headers.items())
+
+
+class ForeignPageTest(FormUploadTest):
+    """The local key is no secret, and a form or a query string carries a signature that a page
+    can compute and send with no preflight. A write from another origin is taken only where a
+    bucket's CORS rules allow that origin, as a function URL's page is served from this one."""
+
+    def upload(self, origin, key):
+        fields = [(name, value, None) for name, value in self.form(key).items()]
+        return self.post([*fields, ('file', b'forged', 'x.jpg')], headers={'Origin': origin})
+
+    def test_a_forged_form_from_another_origin_stores_nothing(self):
+        for origin in (PAGE, 'null', f'http://127.0.0.1:{self.port + 1}'):
+            with self.subTest(origin):
+                response = self.upload(origin, 'uploads/forged')
+                self.assertEqual(response.status_code, 403, response.get_data())
+                self.assertIn('AccessForbidden', response.get_data(as_text=True))
+                self.assertIsNone(self.stored('uploads/forged'))
+
+    def test_a_page_served_here_uploads_as_before(self):
+        for origin in (self.url, f'http://localhost:{self.port}'):
+            with self.subTest(origin):
+                self.assertEqual(self.upload(origin, 'uploads/own').status_code, 204)
+                self.assertEqual(self.stored('uploads/own'), b'forged')
+
+    def test_a_bucket_rule_lets_its_origin_post(self):
+        app = 'http://localhost:3000'
+        self.s3.put_bucket_cors(BUCKET, [{'AllowedOrigin': [app], 'AllowedMethod': ['POST']}])
+        self.addCleanup(self.s3.delete_bucket_cors, BUCKET)
+        self.assertEqual(self.upload(app, 'uploads/app').status_code, 204)
+        self.assertEqual(self.upload(PAGE, 'uploads/page').status_code, 403)
+
+    def test_a_query_signed_delete_from_a_page_deletes_nothing(self):
+        self.s3.put_object(BUCKET, 'uploads/keep', b'keep me')
+        body = b'<Delete><Object><Key>uploads/keep</Key></Object></Delete>'
+        request = AWSRequest(method='POST', url=f'{self.url}/{BUCKET}?delete')
+        S3SigV4QueryAuth(Credentials('test', 'test'), 's3', REGION, expires=60).add_auth(request)
+        path = request.url.split(str(self.port), 1)[1]
+        for iam_is in ('on', 'off'):
+            with self.subTest(iam=iam_is), self.iam_off() if iam_is == 'off' else nullcontext():
+                response = self.request('POST', path, body, headers={
+                    'Origin': PAGE, 'Content-Type': 'text/plain'})
+                self.assertEqual(response.status_code, 403, response.get_data())
+                self.assertEqual(self.stored('uploads/keep'), b'keep me')
