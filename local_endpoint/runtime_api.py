@@ -3,7 +3,10 @@
 awslambdaric (AWS's runtime interface client, the one in AWS's images) long-polls
 ``GET /2018-06-01/runtime/invocation/next`` and posts each result back. Each environment gets
 its own server on a free loopback port, so an invocation can only reach the process it was
-given to.
+given to. A web page in the developer's browser can find such a port and send it simple
+requests (GET the next event, POST a forged result as text/plain): the runtime client sends
+neither Origin nor Sec-Fetch-* headers and names the address it was given as its Host, so
+whatever does otherwise is refused before it is read.
 
 What the runtime posts is bounded as on Lambda: a body over MAX_PAYLOAD_BYTES is refused from
 its Content-Length, unread (413, as Lambda's Runtime API answers), and the invocation fails
@@ -91,6 +94,17 @@ class RuntimeAPI:
 
             def log_message(self, *arguments):
                 pass
+
+            def parse_request(self):
+                if not super().parse_request():
+                    return False
+                if (self.headers.get('Host') != api.address or 'Origin' in self.headers
+                        or any(name.lower().startswith('sec-fetch-') for name in self.headers)):
+                    self.close_connection = True
+                    self._answer(403, {'errorMessage': 'only the runtime client of this '
+                                                       'environment may use its Runtime API'})
+                    return False
+                return True
 
             def do_GET(self):
                 if self.path != f'{PREFIX}/invocation/next':

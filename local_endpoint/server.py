@@ -34,6 +34,7 @@ from local_endpoint.s3_errors import S3Error
 from local_endpoint.unpack import UnpackError
 
 DEFAULT_PORT = 4566
+LOOPBACK = '127.0.0.1'
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
 LOG_TAIL_BYTES = 4096
 FAULT_FIELDS = {'bucket': str, 'count': int, 'status': int, 'code': str, 'message': str}
@@ -261,9 +262,17 @@ def lambda_error(status, error_type, message, typed=True):
                     headers={'x-amzn-ErrorType': error_type}, content_type='application/json')
 
 
-def serve(host, port, state_dir, retry_delays=None, enforce_iam=False):
-    endpoint = Endpoint(host, port, state_dir, retry_delays, enforce_iam)
-    server = make_server(host, port, endpoint, threaded=True, request_handler=MotoRequestHandler)
+class RequestHandler(MotoRequestHandler):
+    # A connection that sends nothing for this long (an idle keep-alive, a client that stalls
+    # mid-request) is closed instead of holding its thread for ever. An invocation running
+    # longer keeps its connection: the socket is not read while the function runs.
+    timeout = 60
+
+
+def serve(port, state_dir, retry_delays=None, enforce_iam=False):
+    """Listen on 127.0.0.1 only: every address the endpoint answers is its own machine's."""
+    endpoint = Endpoint(LOOPBACK, port, state_dir, retry_delays, enforce_iam)
+    server = make_server(LOOPBACK, port, endpoint, threaded=True, request_handler=RequestHandler)
 
     def stop(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()
@@ -281,7 +290,6 @@ def serve(host, port, state_dir, retry_delays=None, enforce_iam=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m local_endpoint')
-    parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=int(os.environ.get('LOCAL_PORT', DEFAULT_PORT)))
     parser.add_argument('--state-dir', default='.local')
     parser.add_argument('--retry-delays', default=os.environ.get('LOCAL_RETRY_DELAYS', '1,2'),
@@ -292,7 +300,7 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     logging.getLogger('werkzeug').setLevel(logging.WARNING)
     delays = tuple(float(value) for value in arguments.retry_delays.split(',') if value)
-    serve(arguments.host, arguments.port, arguments.state_dir, delays, arguments.enforce_iam)
+    serve(arguments.port, arguments.state_dir, delays, arguments.enforce_iam)
     return 0
 
 

@@ -165,8 +165,8 @@ class FunctionUrlLimitsTest(unittest.TestCase):
         self.assertEqual(response.status_code, 413)
 
 
-class RuntimeApiLimitTest(unittest.TestCase):
-    """What a function's runtime posts back is bounded as Lambda's Runtime API bounds it."""
+class RuntimeApiTestCase(unittest.TestCase):
+    """One Runtime API with one invocation waiting, and a connection to it."""
 
     def setUp(self):
         self.api = RuntimeAPI()
@@ -183,6 +183,10 @@ class RuntimeApiLimitTest(unittest.TestCase):
         self.connection.endheaders(body)
         response = self.connection.getresponse()
         return response.status, json.loads(response.read())
+
+
+class RuntimeApiLimitTest(RuntimeApiTestCase):
+    """What a function's runtime posts back is bounded as Lambda's Runtime API bounds it."""
 
     def test_a_1_gb_response_is_refused_unread_and_fails_the_invocation(self):
         status, answer = self.post_response(1 << 30, b'"' + b'a' * 1000)
@@ -202,6 +206,33 @@ class RuntimeApiLimitTest(unittest.TestCase):
         self.assertEqual(self.post_response(len(body), body)[0], 202)
         self.assertEqual((self.invocation.kind, len(self.invocation.body)),
                          ('response', RESPONSE_LIMIT))
+
+
+class RuntimeApiStrangerTest(RuntimeApiTestCase):
+    """A page in the developer's browser that finds an environment's port can send it simple
+    requests; only the runtime client gets an answer, and no forged result is taken."""
+
+    def send(self, method, path, headers, body=b''):
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        response.read()
+        self.connection.close()
+        return response.status
+
+    def test_a_page_can_neither_take_the_event_nor_post_a_result(self):
+        host, port = self.api.address.split(':')
+        for headers in ({'Origin': 'http://evil.example', 'Content-Type': 'text/plain'},
+                        {'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'no-cors'},
+                        {'Host': f'rebound.evil.example:{port}'}):
+            with self.subTest(headers):
+                self.assertEqual(self.send('POST', '/2018-06-01/runtime/invocation/req-1/response',
+                                           headers, b'"forged"'), 403)
+                self.assertEqual(self.send('GET', '/2018-06-01/runtime/invocation/next',
+                                           headers), 403)
+        self.assertFalse(self.invocation.wait(0))
+        self.assertEqual(self.send('GET', '/2018-06-01/runtime/invocation/next', {}), 200)
+        self.assertEqual(self.post_response(4, b'"ok"')[0], 202)
+        self.assertEqual(self.invocation.body, b'"ok"')
 
 
 class StandInEnvironment:
