@@ -34,7 +34,8 @@ def event(*records):
     return {'Records': list(records)}
 
 
-class ResizeHandlerTest(MotoTestCase):
+class ResizeTestCase(MotoTestCase):
+    """The function's two buckets, empty."""
     function_env = {'RESIZED_BUCKET': RESIZED}
     handlers = (handler,)
 
@@ -43,6 +44,8 @@ class ResizeHandlerTest(MotoTestCase):
         self.make_bucket(UPLOADS)
         self.make_bucket(RESIZED)
 
+
+class ResizeHandlerTest(ResizeTestCase):
     def upload(self, key, data=None):
         self.s3.put_object(Bucket=UPLOADS, Key=key,
                            Body=images.jpeg(800, 600) if data is None else data)
@@ -302,16 +305,12 @@ class Context:
         return self.remaining_ms
 
 
-class AttemptTest(MotoTestCase):
+class AttemptTest(ResizeTestCase):
     """Every attempt says on the original which it is and when its time runs out, so a reader
     can tell an upload still being worked on from one whose last attempt died."""
-    function_env = {'RESIZED_BUCKET': RESIZED}
-    handlers = (handler,)
 
     def setUp(self):
         super().setUp()
-        self.make_bucket(UPLOADS)
-        self.make_bucket(RESIZED)
         self.s3.put_object(Bucket=UPLOADS, Key='uploads/a.jpg', Body=images.jpeg(80, 60),
                            Tagging='owner=alice')
 

@@ -4,7 +4,7 @@ import base64
 import io
 import json
 import unittest
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
