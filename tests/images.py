@@ -280,3 +280,19 @@ def many_frame_gif(side=2000, frames=1000):
     flags = data[10]
     start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
     return data[:start] + data[start:-1] * frames + b'\x3b'
+
+
+def gif_claiming(width, height):
+    """A small GIF whose screen and first frame claim ``width`` x ``height``: refused from
+    its header, it never needs the pixels that encoding that size for real would take."""
+    data = bytearray(flat_image('gif', 16))
+    data[6:10] = struct.pack('<HH', width, height)
+    flags = data[10]
+    frame = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[frame] == 0x21:  # extensions before the image: skip their sub-blocks
+        frame += 2
+        while data[frame]:
+            frame += 1 + data[frame]
+        frame += 1
+    data[frame + 5:frame + 9] = struct.pack('<HH', width, height)
+    return bytes(data)

@@ -21,6 +21,9 @@ class Summary(Plugin):
         self.seconds = Counter()  # per module, fixtures included
         self.last = None
 
+    def startTestRun(self, event):
+        self.last = time.monotonic()
+
     def startTest(self, event):
         self.started += 1
         self._clock(event.test)
