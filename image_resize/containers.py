@@ -41,6 +41,10 @@ class PixelData:
     blob: bytes
     sizes: tuple  # every (width, height) a header declares: canvas, frame, bitstream
     orientation: str = 'undefined'
+    # Bytes per pixel the decoder holds for the whole image before handing rows on: an
+    # interlaced PNG's raw rows, a progressive JPEG's DCT coefficients, libwebp's RGBA output,
+    # GIF's index plane. What the headers say it will be; memory is budgeted with it.
+    decoder_buffer: float = 0.0
 
 
 def pixel_data(blob, coder):
@@ -72,6 +76,9 @@ _PNG_KEPT = {b'IHDR': 13, b'PLTE': 768, b'tRNS': 256, b'IDAT': None, b'IEND': 0,
              b'gAMA': 4, b'cHRM': 32, b'sRGB': 1, b'sBIT': 4, b'bKGD': 6, b'pHYs': 9}
 
 
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, ...
+
+
 def _png(blob, budget):
     kept = [PNG_SIGNATURE]
     offset = len(PNG_SIGNATURE)
@@ -79,6 +86,9 @@ def _png(blob, budget):
     if blob[offset + 4:offset + 8] != b'IHDR':
         raise MalformedContainer('PNG does not start with its IHDR header')
     size = struct.unpack('>II', blob[offset + 8:offset + 16])
+    depth, colour_type, interlace = blob[24], blob[25], blob[28]
+    # Adam7 passes fill the whole image before the first row is complete.
+    buffer = _PNG_CHANNELS.get(colour_type, 4) * depth / 8 if interlace else 0.0
     while offset + 8 <= len(blob):
         budget.spend()
         length, kind = struct.unpack('>I4s', blob[offset:offset + 8])
@@ -96,12 +106,13 @@ def _png(blob, budget):
         offset = end
         if kind == b'IEND':
             break
-    return PixelData(b''.join(kept), (size,))
+    return PixelData(b''.join(kept), (size,), decoder_buffer=buffer)
 
 
 # -- JPEG ----------------------------------------------------------------------------------
 
 _SOF = {0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf}
+_PROGRESSIVE = {0xc2, 0xc6, 0xca, 0xce}
 _SOS, _EOI, _COM, _APP0, _APP1, _APP14 = 0xda, 0xd9, 0xfe, 0xe0, 0xe1, 0xee
 # The next marker in entropy-coded data: 0xFF followed by anything but stuffing (00), a restart
 # marker (D0-D7) or a fill byte (FF).
@@ -114,6 +125,7 @@ def _jpeg(blob, budget):
     sizes = []
     orientation = 'undefined'
     scans = 0
+    progressive, coefficients = False, 0.0
     while offset + 2 <= len(blob):
         budget.spend()
         if blob[offset] != 0xff:
@@ -144,6 +156,8 @@ def _jpeg(blob, budget):
             kept.append(blob[offset:end])
         elif marker in _SOF:
             sizes.append(struct.unpack('>HH', body[1:5])[::-1])
+            progressive = progressive or marker in _PROGRESSIVE
+            coefficients = _coefficients_per_pixel(body)
             kept.append(blob[offset:end])
         elif marker == _APP1 and body.startswith(b'Exif\x00\x00'):
             orientation = exif_orientation(body[6:]) or orientation
@@ -157,7 +171,17 @@ def _jpeg(blob, budget):
         offset = end
     if not sizes:
         raise MalformedContainer('JPEG has no frame header')
-    return PixelData(b''.join(kept), tuple(sizes), orientation)
+    # More than one scan (progressive, or components in scans of their own) and libjpeg keeps
+    # every coefficient of the image until the last scan; one scan is decoded row by row.
+    buffer = 2 * coefficients if progressive or scans > 1 else 0.0
+    return PixelData(b''.join(kept), tuple(sizes), orientation, buffer)
+
+
+def _coefficients_per_pixel(frame):
+    """DCT coefficients per pixel over all components: 1 each, less for subsampled ones."""
+    components = [frame[6 + 3 * index + 1] for index in range(frame[5])]
+    largest = max((factors >> 4) * (factors & 15) for factors in components)
+    return sum((factors >> 4) * (factors & 15) for factors in components) / max(1, largest)
 
 
 def exif_orientation(tiff):
@@ -181,6 +205,7 @@ def exif_orientation(tiff):
 # -- GIF -----------------------------------------------------------------------------------
 
 _GIF_IMAGE, _GIF_EXTENSION, _GIF_TRAILER, _GIF_CONTROL = 0x2c, 0x21, 0x3b, 0xf9
+GIF_BUFFER = 2.0  # ImageMagick's index plane and the LZW decoder's rows (measured: 10.1 - 8)
 
 
 def _gif(blob, budget):
@@ -204,7 +229,8 @@ def _gif(blob, budget):
             kept += [control, blob[offset:end], b'\x3b']
             left, top, width, height = frame
             return PixelData(b''.join(kept), (screen, (width, height),
-                                              (left + width, top + height)))
+                                              (left + width, top + height)),
+                             decoder_buffer=GIF_BUFFER)
         elif introducer == _GIF_TRAILER:
             break
         else:
@@ -230,6 +256,7 @@ def _after_sub_blocks(blob, offset, budget):
 # -- WebP ----------------------------------------------------------------------------------
 
 _WEBP_ALPHA_FLAG = 0x10
+WEBP_BUFFER = 4.0  # libwebp decodes the whole image to RGBA first (measured: 12.4 - 8)
 # The header, the first animation frame, and a frame's image data with its alpha plane.
 # ICCP, EXIF, XMP, ANIM and unknown chunks are dropped.
 _WEBP_KEPT = {b'VP8X', b'ANMF', b'VP8 ', b'VP8L', b'ALPH'}
@@ -261,7 +288,8 @@ def _webp(blob, budget):
     else:
         parts = [image]
     body = b'WEBP' + b''.join(_riff_chunk(kind, data) for kind, data in parts)
-    return PixelData(b'RIFF' + struct.pack('<I', len(body)) + body, tuple(sizes))
+    return PixelData(b'RIFF' + struct.pack('<I', len(body)) + body, tuple(sizes),
+                     decoder_buffer=WEBP_BUFFER)
 
 
 def _first_of_each(blob, offset, budget):

@@ -33,12 +33,13 @@ DEFAULT_MAX_PIXELS = 50_000_000
 MEMORY_SHARE = 0.6
 RUNTIME_MB = 80
 DEFAULT_MEMORY_MB = 1024  # image_resize's MEMORY_SIZE
-# Peak memory per source pixel while it is decoded, the worst case of each format at 7000x7000
-# (tests/unit/test_hostile_images.py): ImageMagick's 16-bit RGBA pixel cache is 8 bytes; WebP
-# adds libwebp's RGBA buffer (12.4 in all), GIF its index plane (10.1), a 16-bit RGBA PNG its
-# rows (8.3), a progressive CMYK JPEG every DCT coefficient (8.3). A baseline JPEG is decoded
-# at reduced scale and costs far less.
-PEAK_BYTES_PER_PIXEL = {'JPEG': 9, 'PNG': 9, 'GIF': 11, 'WEBP': 13}
+# Memory per source pixel while it is decoded, besides what the decoder buffers (which the
+# headers tell: containers.PixelData.decoder_buffer): ImageMagick's 16-bit RGBA pixel cache, 8
+# bytes, and one of slack. A JPEG is decoded at reduced scale, so its cache is 1/4 to 1/64 of
+# that. Checked against the worst case of each format at 7000x7000 in
+# tests/unit/test_hostile_images.py: lossless WebP 12.4 bytes, GIF 10.1, 16-bit RGBA PNG 7.9
+# (interlaced: 15.7), progressive 4:4:4 CMYK JPEG 7.9.
+CACHE_BYTES_PER_PIXEL = {'JPEG': 1, 'PNG': 9, 'GIF': 9, 'WEBP': 9}
 
 
 def memory_budget(memory_mb):
@@ -46,9 +47,9 @@ def memory_budget(memory_mb):
     return max(16 << 20, int((memory_mb * MEMORY_SHARE - RUNTIME_MB) * (1 << 20)))
 
 
-def max_pixels_in_memory(coder, memory_mb):
+def max_pixels_in_memory(coder, memory_mb, decoder_buffer=0.0):
     """The largest source of this format, in pixels, whose decode stays within the budget."""
-    return memory_budget(memory_mb) // PEAK_BYTES_PER_PIXEL[coder]
+    return int(memory_budget(memory_mb) / (CACHE_BYTES_PER_PIXEL[coder] + decoder_buffer))
 
 
 DEFAULT_JPEG_QUALITY = 85
@@ -201,7 +202,7 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
         pixels = pixel_data(blob, image_format.coder)
     except MalformedContainer as error:
         raise CorruptImage(str(error)) from None
-    in_memory = max_pixels_in_memory(image_format.coder, memory_mb)
+    in_memory = max_pixels_in_memory(image_format.coder, memory_mb, pixels.decoder_buffer)
     if in_memory < max_pixels:
         max_pixels = in_memory
         why = (f'a {image_format.coder} that large does not fit in the memory a {memory_mb} MB '

@@ -262,13 +262,16 @@ def progressive_scan_bomb(side=4000, copies=1000):
     return data[:starts[-1]] + scan * copies + data[starts[-1]:]
 
 
-def flat_image(coder, side, lossless=False, depth=8, alpha=False):
+def flat_image(coder, side, lossless=False, depth=8, alpha=False, interlaced=False):
     """A side x side image of one colour: a few KB that decode into side² pixels."""
     with Image(width=side, height=side, pseudo='xc:white') as image:
         if alpha:
             image.alpha_channel = 'activate'
+            image.options['png:color-type'] = '6'  # RGBA, not the grey a flat image allows
         image.depth = depth
         image.options['png:bit-depth'] = str(depth)
+        if interlaced:
+            library.MagickSetInterlaceScheme(image.wand, INTERLACE_TYPES.index('png'))
         if lossless:
             image.options['webp:lossless'] = 'true'
         return encode(image, coder)

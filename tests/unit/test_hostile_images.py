@@ -152,13 +152,19 @@ class AmplificationTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.memory_mb = function_memory_mb()
-        cls.sides = {coder: int(min(resize.DEFAULT_MAX_PIXELS,
-                                    resize.max_pixels_in_memory(coder, cls.memory_mb)) ** 0.5)
-                     for coder in ('PNG', 'GIF', 'WEBP')}
+        containers = sys.modules['containers']
+        cls.sides = {coder: int(min(resize.DEFAULT_MAX_PIXELS, resize.max_pixels_in_memory(
+            coder, cls.memory_mb, buffer)) ** 0.5) for coder, buffer in (
+                ('GIF', containers.GIF_BUFFER), ('WEBP', containers.WEBP_BUFFER),
+                ('PNG', 8))}  # an interlaced 16-bit RGBA PNG holds all its raw rows
         cls.files = [
             ('webp-lossless.webp', images.flat_image('webp', cls.sides['WEBP'], lossless=True)),
             ('gif.gif', images.flat_image('gif', cls.sides['GIF'])),
             ('png-16bit-rgba.png', images.flat_image('png', 7000, depth=16, alpha=True)),
+            ('png-16bit-rgba-interlaced.png', images.flat_image(
+                'png', cls.sides['PNG'], depth=16, alpha=True, interlaced=True)),
+            ('png-16bit-rgba-interlaced-7000.png', images.flat_image(
+                'png', 7000, depth=16, alpha=True, interlaced=True)),
             ('webp-7000.webp', images.flat_image('webp', 7000, lossless=True)),
             ('gif-7500.gif', images.gif_claiming(7500, 7500)),
         ]
@@ -169,7 +175,8 @@ class AmplificationTest(unittest.TestCase):
 
     def test_the_largest_allowed_fits_in_the_memory(self):
         limit_kib = self.memory_mb * 1024 * 6 // 10
-        for name in ('webp-lossless.webp', 'gif.gif', 'png-16bit-rgba.png'):
+        for name in ('webp-lossless.webp', 'gif.gif', 'png-16bit-rgba.png',
+                     'png-16bit-rgba-interlaced.png'):
             with self.subTest(name):
                 report = self.reports[name]
                 self.assertEqual(report['outcome'], 'resized', report)
@@ -177,7 +184,7 @@ class AmplificationTest(unittest.TestCase):
                 self.assertLess(report['seconds'], MAX_SECONDS, report)
 
     def test_larger_is_refused_from_the_header(self):
-        for name in ('webp-7000.webp', 'gif-7500.gif'):
+        for name in ('webp-7000.webp', 'gif-7500.gif', 'png-16bit-rgba-interlaced-7000.png'):
             with self.subTest(name):
                 report = self.reports[name]
                 self.assertEqual(report['reason'], 'too-many-pixels', report)
