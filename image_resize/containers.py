@@ -15,6 +15,7 @@ can judge (a corrupt bitstream, a truncated scan) is passed on for ImageMagick t
 """
 import re
 import struct
+import zlib
 from dataclasses import dataclass
 
 # libjpeg, mozjpeg and Photoshop write 3 to 20 scans; every scan is a pass over the whole
@@ -35,6 +36,10 @@ class MalformedContainer(ValueError):
     """The file's structure is not one a decoder could read."""
 
 
+class UnsupportedVariant(ValueError):
+    """A variant of an accepted format that is refused: costly to decode, and rare."""
+
+
 @dataclass(frozen=True)
 class PixelData:
     """The rebuilt file, and what its headers say, read without decoding anything."""
@@ -45,6 +50,13 @@ class PixelData:
     # interlaced PNG's raw rows, a progressive JPEG's DCT coefficients, libwebp's RGBA output,
     # GIF's index plane. What the headers say it will be; memory is budgeted with it.
     decoder_buffer: float = 0.0
+    decoder_fixed: int = 0  # bytes the decoder holds whatever the size (WebP's Huffman tables)
+    # Checks whose cost grows with the pixels, run once their number is accepted.
+    deferred: tuple = ()
+
+    def verify(self):
+        for check in self.deferred:
+            check()
 
 
 def pixel_data(blob, coder):
@@ -87,8 +99,11 @@ def _png(blob, budget):
         raise MalformedContainer('PNG does not start with its IHDR header')
     size = struct.unpack('>II', blob[offset + 8:offset + 16])
     depth, colour_type, interlace = blob[24], blob[25], blob[28]
-    # Adam7 passes fill the whole image before the first row is complete.
-    buffer = _PNG_CHANNELS.get(colour_type, 4) * depth / 8 if interlace else 0.0
+    bits = _PNG_CHANNELS.get(colour_type, 4) * depth
+    # Adam7 passes fill the whole image before the first row is complete (unpacked to at
+    # least a byte a pixel).
+    buffer = max(1.0, bits / 8) if interlace else 0.0
+    image_data = []
     while offset + 8 <= len(blob):
         budget.spend()
         length, kind = struct.unpack('>I4s', blob[offset:offset + 8])
@@ -101,18 +116,58 @@ def _png(blob, budget):
         if bound is None or (kind not in seen and length <= bound):
             kept.append(blob[offset:end])
             seen.add(kind)
+            if kind == b'IDAT':
+                image_data.append(memoryview(blob)[offset + 8:end - 4])
         elif bound < 0 and not kind[0] & 0x20:
             raise MalformedContainer(f'PNG has an unknown critical chunk {_printable(kind)}')
         offset = end
         if kind == b'IEND':
             break
-    return PixelData(b''.join(kept), (size,), decoder_buffer=buffer)
+    raw = _png_raw_size(*size, bits, interlace)
+    return PixelData(b''.join(kept), (size,), decoder_buffer=buffer,
+                     deferred=(lambda: _inflates_within(image_data, raw),))
+
+
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))  # each pass's first column and row, and its steps
+
+
+def _png_raw_size(width, height, bits, interlace):
+    """Bytes the image data inflates to: each row of each pass, with its filter byte."""
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x, y, step_x, step_y in passes:
+        columns, rows = -(-(width - x) // step_x), -(-(height - y) // step_y)
+        if columns > 0 and rows > 0:
+            total += rows * (1 + (columns * bits + 7) // 8)
+    return total
+
+
+def _inflates_within(chunks, raw):
+    """Refuse image data that inflates past the pixels: a decoder inflates it all (to check
+    it), so 2 MB of zeros after the last row cost seconds, gigabytes later minutes."""
+    inflater = zlib.decompressobj()
+    produced = 0
+    try:
+        for chunk in chunks:
+            while chunk and not inflater.eof:
+                produced += len(inflater.decompress(chunk, 1 << 20))
+                if produced > raw:
+                    raise MalformedContainer(f'PNG image data inflates past its pixels '
+                                             f'({raw:,} bytes)')
+                chunk = inflater.unconsumed_tail
+    except zlib.error as error:
+        raise MalformedContainer(f'PNG image data is not a zlib stream: {error}') from None
 
 
 # -- JPEG ----------------------------------------------------------------------------------
 
 _SOF = {0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf}
 _PROGRESSIVE = {0xc2, 0xc6, 0xca, 0xce}
+# Baseline, extended and progressive Huffman: what cameras, browsers and encoders write.
+# Arithmetic coding (a progressive arithmetic JPEG of 858 bytes decodes for 7 s at 50 MP),
+# lossless and hierarchical JPEG are refused; browsers don't show them either.
+_ACCEPTED_SOF = {0xc0: 'baseline', 0xc1: 'extended', 0xc2: 'progressive'}
 _SOS, _EOI, _COM, _APP0, _APP1, _APP14 = 0xda, 0xd9, 0xfe, 0xe0, 0xe1, 0xee
 # The next marker in entropy-coded data: 0xFF followed by anything but stuffing (00), a restart
 # marker (D0-D7) or a fill byte (FF).
@@ -155,6 +210,10 @@ def _jpeg(blob, budget):
             end = found.start() if found else len(blob)
             kept.append(blob[offset:end])
         elif marker in _SOF:
+            if marker not in _ACCEPTED_SOF:
+                raise UnsupportedVariant(
+                    f'JPEG coding SOF{marker - 0xc0} (arithmetic, lossless or hierarchical) is '
+                    f'not accepted: only baseline and progressive Huffman JPEGs are')
             sizes.append(struct.unpack('>HH', body[1:5])[::-1])
             progressive = progressive or marker in _PROGRESSIVE
             coefficients = _coefficients_per_pixel(body)
@@ -257,6 +316,8 @@ def _after_sub_blocks(blob, offset, budget):
 
 _WEBP_ALPHA_FLAG = 0x10
 WEBP_BUFFER = 4.0  # libwebp decodes the whole image to RGBA first (measured: 12.4 - 8)
+_VP8L_MAX_GROUPS, _VP8L_MIN_GROUP_BITS = 65536, 20
+_VP8L_GROUP_BYTES = 6 * 1024  # measured: 5.4 KB a group with libwebp 1.2
 # The header, the first animation frame, and a frame's image data with its alpha plane.
 # ICCP, EXIF, XMP, ANIM and unknown chunks are dropped.
 _WEBP_KEPT = {b'VP8X', b'ANMF', b'VP8 ', b'VP8L', b'ALPH'}
@@ -288,8 +349,21 @@ def _webp(blob, budget):
     else:
         parts = [image]
     body = b'WEBP' + b''.join(_riff_chunk(kind, data) for kind, data in parts)
+    lossless = sum(len(data) for kind, data in parts
+                   if kind == b'VP8L' or (kind == b'ALPH' and data[:1] and data[0] & 3 == 1))
     return PixelData(b'RIFF' + struct.pack('<I', len(body)) + body, tuple(sizes),
-                     decoder_buffer=WEBP_BUFFER)
+                     decoder_buffer=WEBP_BUFFER, decoder_fixed=huffman_tables(lossless))
+
+
+def huffman_tables(lossless_bytes):
+    """The most a lossless bitstream of this size can make libwebp hold in Huffman tables.
+
+    Each group of five codes takes at least 20 bits, and there are at most 65,536 groups; a
+    few hundred KB can declare them all, and every group costs its tables whatever the
+    image's size (65,536 groups in a 1 MP image: 378 MB). Counting them exactly means
+    decoding the bitstream's transforms first, so the bound comes from the size.
+    """
+    return min(_VP8L_MAX_GROUPS, lossless_bytes * 8 // _VP8L_MIN_GROUP_BITS) * _VP8L_GROUP_BYTES
 
 
 def _first_of_each(blob, offset, budget):

@@ -22,7 +22,7 @@ from wand.exceptions import ResourceLimitError, WandException
 from wand.image import INTERLACE_TYPES, Image
 from wand.resource import limits
 
-from containers import MalformedContainer, pixel_data
+from containers import MalformedContainer, UnsupportedVariant, pixel_data
 
 # Larger sources are refused whatever the memory: decode time grows with the pixels (a 49 MP
 # PNG takes 1.8 s on one core here; Lambda's 1024 MB gets about 0.6 of a core).
@@ -47,9 +47,10 @@ def memory_budget(memory_mb):
     return max(16 << 20, int((memory_mb * MEMORY_SHARE - RUNTIME_MB) * (1 << 20)))
 
 
-def max_pixels_in_memory(coder, memory_mb, decoder_buffer=0.0):
+def max_pixels_in_memory(coder, memory_mb, decoder_buffer=0.0, decoder_fixed=0):
     """The largest source of this format, in pixels, whose decode stays within the budget."""
-    return int(memory_budget(memory_mb) / (CACHE_BYTES_PER_PIXEL[coder] + decoder_buffer))
+    return max(0, int((memory_budget(memory_mb) - decoder_fixed)
+                      / (CACHE_BYTES_PER_PIXEL[coder] + decoder_buffer)))
 
 
 DEFAULT_JPEG_QUALITY = 85
@@ -202,7 +203,10 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
         pixels = pixel_data(blob, image_format.coder)
     except MalformedContainer as error:
         raise CorruptImage(str(error)) from None
-    in_memory = max_pixels_in_memory(image_format.coder, memory_mb, pixels.decoder_buffer)
+    except UnsupportedVariant as error:
+        raise UnsupportedFormat(str(error)) from None
+    in_memory = max_pixels_in_memory(image_format.coder, memory_mb, pixels.decoder_buffer,
+                                     pixels.decoder_fixed)
     if in_memory < max_pixels:
         max_pixels = in_memory
         why = (f'a {image_format.coder} that large does not fit in the memory a {memory_mb} MB '
@@ -211,6 +215,10 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
         why = None
     for declared in pixels.sizes:
         _check_pixels(*declared, max_pixels, why)
+    try:
+        pixels.verify()
+    except MalformedContainer as error:
+        raise CorruptImage(str(error)) from None
     blob, orientation = pixels.blob, pixels.orientation
     with _limits(max_pixels, memory_budget(memory_mb)):
         return _resize(blob, image_format, orientation, max_width, max_height, max_pixels,

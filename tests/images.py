@@ -299,3 +299,73 @@ def gif_claiming(width, height):
         frame += 1
     data[frame + 5:frame + 9] = struct.pack('<HH', width, height)
     return bytes(data)
+
+
+def png_inflating_past_its_rows(side=64, extra=4000 << 20):
+    """A grey PNG whose one zlib stream holds its rows and then ``extra`` more zero bytes."""
+    rows = side * (side + 1)
+    total = (rows + extra + (1 << 20) - 1) >> 20 << 20
+    header = struct.pack('>IIBBBBB', side, side, 8, 0, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + _chunk(b'IHDR', header)
+            + _chunk(b'IDAT', deflated_zeros(total)) + _chunk(b'IEND', b''))
+
+
+def arithmetic_jpeg():
+    """A JPEG whose frame says arithmetic coding (SOF10): refused from the marker alone."""
+    data = bytearray(jpeg(64, 48))
+    data[data.index(b'\xff\xc0') + 1] = 0xca
+    return bytes(data)
+
+
+class _Bits:
+    """VP8L's bit order: least significant bit first; whole bytes are set aside as they fill,
+    so the pending integer stays small."""
+
+    def __init__(self):
+        self.value, self.count, self.done = 0, 0, []
+
+    def put(self, value, width):
+        self.value |= value << self.count
+        self.count += width
+        if self.count >= 4096:
+            whole = self.count // 8
+            self.done.append((self.value & ((1 << 8 * whole) - 1)).to_bytes(whole, 'little'))
+            self.value >>= 8 * whole
+            self.count -= 8 * whole
+
+    def data(self):
+        return b''.join(self.done) + self.value.to_bytes((self.count + 7) // 8, 'little')
+
+
+def lossless_webp_with_groups(side, groups=65536):
+    """A lossless WebP whose entropy image points at ``groups`` Huffman groups of one-symbol
+    codes: a few hundred KB that make libwebp build every group's tables."""
+    bits = _Bits()
+    scale = max(b for b in range(2, 10) if (-(-side >> b)) ** 2 >= groups)
+    bits.put(0x2f, 8), bits.put(side - 1, 14), bits.put(side - 1, 14), bits.put(0, 4)
+    bits.put(0, 1), bits.put(0, 1)  # no transform, no colour cache
+    bits.put(1, 1), bits.put(scale - 2, 3)  # meta Huffman codes, one group per block
+    bits.put(0, 1)  # the entropy image: no colour cache; green and red codes of 8 bits
+    for alphabet in (280, 256):
+        bits.put(0, 1), bits.put(8, 4)
+        for symbol in (17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8):
+            bits.put(1 if symbol == 8 else 0, 3)
+        if alphabet > 256:
+            bits.put(1, 1), bits.put(3, 3), bits.put(254, 8)
+        else:
+            bits.put(0, 1)
+    for _ in range(3):
+        _simple_code(bits)
+    for index in range((-(-side >> scale)) ** 2):
+        group = index % groups
+        for byte in (group & 255, group >> 8):
+            bits.put(int(f'{byte:08b}'[::-1], 2), 8)
+    for _ in range(groups * 5):
+        _simple_code(bits)
+    body = b'WEBP' + _riff(b'VP8L', bits.data())
+    return b'RIFF' + struct.pack('<I', len(body)) + body
+
+
+def _simple_code(bits):
+    """A Huffman code of one symbol, 0: four bits."""
+    bits.put(1, 1), bits.put(0, 1), bits.put(0, 1), bits.put(0, 1)

@@ -74,6 +74,7 @@ def metadata_bombs():
             + [(b'fcTL', struct.pack('>IIIIIHHBB', index, 7000, 7000, 0, 0, 1, 1, 0, 0))
                for index in range(1000)])),
         ('png-private-chunks.png', images.png_with([(b'prVt', b'\x00' * 65536)] * 250)),
+        ('png-4gib-after-its-rows.png', images.png_inflating_past_its_rows()),
         # JPEG: EXIF, ICC, XMP and comments in 64 KB segments; scans; junk after the end.
         ('jpeg-exif-300x64k.jpg', images.jpeg_with(
             segments(0xe1, b'Exif\x00\x00' + b'\x00' * (300 * 65000)))),
@@ -86,6 +87,7 @@ def metadata_bombs():
             [(0xe0 + index % 16, b'x') for index in range(100_000)])),
         ('jpeg-scan-bomb.jpg', images.progressive_scan_bomb()),
         ('jpeg-trailer-19mb.jpg', images.jpeg_with([], trailer=b'\xff\xd8' + b'\x00' * 19_000_000)),
+        ('jpeg-arithmetic.jpg', images.arithmetic_jpeg()),
         # GIF: comment, application (XMP, ICC) and plain-text extensions; frames.
         ('gif-comment-19mb.gif', images.gif_with([images.gif_extension(0xfe, b'c' * 19_000_000)])),
         ('gif-1m-comments.gif', images.gif_with([images.gif_extension(0xfe, b'c')] * 1_000_000)),
@@ -102,6 +104,9 @@ def metadata_bombs():
         ('webp-1m-unknown-chunks.webp', images.webp_with([(b'ABCD', b'')] * 1_000_000)),
         ('webp-animation-7000-canvas.webp', images.animated_webp(canvas=7000, frames=1000)),
         ('webp-animation-6000-canvas.webp', images.animated_webp(canvas=6000, frames=1000)),
+        # 65,536 Huffman groups: tables whatever the size of the image.
+        ('webp-65536-groups-1mp.webp', images.lossless_webp_with_groups(1024)),
+        ('webp-65536-groups-43mp.webp', images.lossless_webp_with_groups(6565)),
     ]
 
 
@@ -130,18 +135,25 @@ class MetadataBombTest(unittest.TestCase):
         # Refused for their structure, never for their pixels: no encoder writes these.
         self.assertEqual(sorted(refused), ['gif-1m-comments.gif',
                                            'gif-comment-1-byte-blocks.gif',
-                                           'jpeg-1m-comments.jpg', 'jpeg-scan-bomb.jpg',
-                                           'png-1m-text.png', 'webp-1m-unknown-chunks.webp',
+                                           'jpeg-1m-comments.jpg', 'jpeg-arithmetic.jpg',
+                                           'jpeg-scan-bomb.jpg', 'png-1m-text.png',
+                                           'png-4gib-after-its-rows.png',
+                                           'webp-1m-unknown-chunks.webp',
+                                           'webp-65536-groups-43mp.webp',
                                            'webp-animation-7000-canvas.webp'])
         self.assertIn('more than 32 scans', refused['jpeg-scan-bomb.jpg'])
         self.assertIn('131,072', refused['png-1m-text.png'])
         self.assertIn('7000x7000', refused['webp-animation-7000-canvas.webp'])
+        self.assertIn('inflates past its pixels', refused['png-4gib-after-its-rows.png'])
+        self.assertIn('only baseline and progressive', refused['jpeg-arithmetic.jpg'])
+        self.assertIn('does not fit in the memory', refused['webp-65536-groups-43mp.webp'])
         self.assertEqual(self.reports['webp-animation-6000-canvas.webp']['size'], [1, 1])
 
     def test_refusals_say_why(self):
         for report in self.reports.values():
             if report['outcome'] == 'rejected':
-                self.assertIn(report['reason'], ('corrupt', 'too-many-pixels'), report)
+                self.assertIn(report['reason'], ('corrupt', 'too-many-pixels',
+                                                 'unsupported-format'), report)
 
 
 class AmplificationTest(unittest.TestCase):
@@ -154,9 +166,10 @@ class AmplificationTest(unittest.TestCase):
         cls.memory_mb = function_memory_mb()
         containers = sys.modules['containers']
         cls.sides = {coder: int(min(resize.DEFAULT_MAX_PIXELS, resize.max_pixels_in_memory(
-            coder, cls.memory_mb, buffer)) ** 0.5) for coder, buffer in (
-                ('GIF', containers.GIF_BUFFER), ('WEBP', containers.WEBP_BUFFER),
-                ('PNG', 8))}  # an interlaced 16-bit RGBA PNG holds all its raw rows
+            coder, cls.memory_mb, buffer, tables)) ** 0.5) for coder, buffer, tables in (
+                ('GIF', containers.GIF_BUFFER, 0),
+                ('WEBP', containers.WEBP_BUFFER, containers.huffman_tables(2048)),
+                ('PNG', 8, 0))}  # an interlaced 16-bit RGBA PNG holds all its raw rows
         cls.files = [
             ('webp-lossless.webp', images.flat_image('webp', cls.sides['WEBP'], lossless=True)),
             ('gif.gif', images.flat_image('gif', cls.sides['GIF'])),
