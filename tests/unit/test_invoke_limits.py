@@ -5,7 +5,9 @@ import base64
 import http.client
 import io
 import json
+import socket
 import tempfile
+import threading
 import unittest
 import zipfile
 from types import SimpleNamespace
@@ -21,7 +23,8 @@ from werkzeug.test import Client, EnvironBuilder
 
 from local_endpoint.environment import FunctionSpec, Outcome
 from local_endpoint.lambda_service import LambdaService
-from local_endpoint.runtime_api import TOO_LARGE_FOR_CALLER, PendingInvocation, RuntimeAPI
+from local_endpoint.runtime_api import (TOO_LARGE_FOR_CALLER, PendingInvocation, RuntimeAPI,
+                                        RuntimeServer)
 from local_endpoint.server import Endpoint
 
 REGION = 'us-east-1'
@@ -292,3 +295,26 @@ class EnvironmentReuseTest(unittest.TestCase):
         StandInEnvironment.made[0].exited = True
         self.invoke(Outcome(ok=True, payload=b'2'))
         self.assertEqual(len(StandInEnvironment.made), 2)
+
+
+class RuntimeApiLatencyTest(unittest.TestCase):
+    """The two stalls issue 12 measured, checked without a clock."""
+
+    def test_nagle_is_off_on_every_connection(self):
+        server = RuntimeServer(('127.0.0.1', 0), None)
+        self.addCleanup(server.server_close)
+        client = socket.create_connection(server.server_address)
+        self.addCleanup(client.close)
+        connection, _ = server.get_request()
+        self.addCleanup(connection.close)
+        self.assertTrue(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def test_closing_does_not_wait_for_the_servers_poll(self):
+        api = RuntimeAPI()
+        stopping = threading.Event()
+        with mock.patch.object(api._server, 'shutdown', side_effect=stopping.wait):
+            closer = threading.Thread(target=api.close)
+            closer.start()
+            closer.join(5)
+            self.assertFalse(closer.is_alive(), 'close() waited for the server to stop')
+            stopping.set()
