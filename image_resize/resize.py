@@ -199,30 +199,26 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
     an acceptable image raises an ``ImageRejected`` (a ``ValueError``) saying why.
     """
     image_format = sniff_format(blob)
+    budget = memory_budget(memory_mb)
     try:
         pixels = pixel_data(blob, image_format.coder)
+        in_memory = max_pixels_in_memory(image_format.coder, memory_mb, pixels.decoder_buffer,
+                                         pixels.decoder_fixed)
+        why = None
+        if in_memory < max_pixels:
+            max_pixels = in_memory
+            why = (f'a {image_format.coder} that large does not fit in the memory a '
+                   f'{memory_mb} MB function has for it ({budget >> 20} MB)')
+        for declared in pixels.sizes:
+            _check_pixels(*declared, max_pixels, why)
+        pixels.verify()  # what costs time with the pixels, once their number is accepted
     except MalformedContainer as error:
         raise CorruptImage(str(error)) from None
     except UnsupportedVariant as error:
         raise UnsupportedFormat(str(error)) from None
-    in_memory = max_pixels_in_memory(image_format.coder, memory_mb, pixels.decoder_buffer,
-                                     pixels.decoder_fixed)
-    if in_memory < max_pixels:
-        max_pixels = in_memory
-        why = (f'a {image_format.coder} that large does not fit in the memory a {memory_mb} MB '
-               f'function has for it ({memory_budget(memory_mb) >> 20} MB)')
-    else:
-        why = None
-    for declared in pixels.sizes:
-        _check_pixels(*declared, max_pixels, why)
-    try:
-        pixels.verify()
-    except MalformedContainer as error:
-        raise CorruptImage(str(error)) from None
-    blob, orientation = pixels.blob, pixels.orientation
-    with _limits(max_pixels, memory_budget(memory_mb)):
-        return _resize(blob, image_format, orientation, max_width, max_height, max_pixels,
-                       jpeg_quality)
+    with _limits(max_pixels, budget):
+        return _resize(pixels.blob, image_format, pixels.orientation, max_width, max_height,
+                       max_pixels, jpeg_quality)
 
 
 def _resize(blob, image_format, orientation, max_width, max_height, max_pixels, jpeg_quality):
@@ -264,7 +260,8 @@ def _limits(max_pixels, memory_bytes):
     """Backstops behind the header checks, should a coder allocate more than the header said.
 
     Past these ImageMagick refuses, or moves its pixel cache out of the heap as its policy
-    allows (the layer's: map and disk 1 GiB). The limits are the process's; they are put back afterwards for any other use of Wand.
+    allows (the layer's: map and disk 1 GiB). The limits are the process's; they are put back
+    afterwards for any other use of Wand.
     """
     side = min(MAX_SIDE, max_pixels)
     wanted = {'width': side, 'height': side, 'area': max_pixels, 'memory': memory_bytes}

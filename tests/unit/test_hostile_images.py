@@ -61,7 +61,8 @@ def metadata_bombs():
     mib = 1 << 20
     return [
         # PNG: compressed text and profiles inflate; a million small chunks cost per chunk.
-        ('png-ztxt-1.5gib.png', images.png_with([(b'zTXt', b'Comment\x00\x00' + zeros(1536 * mib))])),
+        ('png-ztxt-1.5gib.png', images.png_with(
+            [(b'zTXt', b'Comment\x00\x00' + zeros(1536 * mib))])),
         ('png-itxt-512mib.png', images.png_with(
             [(b'iTXt', b'XML:com.adobe.xmp\x00\x01\x00\x00\x00' + zeros(512 * mib))])),
         ('png-iccp-256mib.png', images.png_with([(b'iCCP', b'icc\x00\x00' + zeros(256 * mib))])),
