@@ -176,19 +176,16 @@ class RuntimeAPI:
                     invocation = api._pending.pop(parts[1], None)
                     if invocation is not None:
                         invocation.complete('error', TOO_LARGE_FOR_CALLER, RESPONSE_TOO_LARGE)
-                data = TOO_LARGE_FOR_RUNTIME.encode()
-                self.send_response(413)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.send_header('Connection', 'close')
-                self.end_headers()
-                self.wfile.write(data)
+                self._answer(413, TOO_LARGE_FOR_RUNTIME)
 
             def _answer(self, status, document):
-                data = json.dumps(document).encode()
+                """`document` as JSON, or already serialised; a connection to be closed says so."""
+                data = (document if isinstance(document, str) else json.dumps(document)).encode()
                 self.send_response(status)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(data)))
+                if self.close_connection:
+                    self.send_header('Connection', 'close')
                 self.end_headers()
                 self.wfile.write(data)
 
