@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10  # Lambda's own limit for the init phase
 MB = 1024 * 1024
 # Lambda names the signal that ended a runtime as Go does: "signal: killed".
+# The runtime's first process, once the environment around it is set up: it says so on the
+# pipe it was given as stdin, then becomes the runtime with stdin from /dev/null. Init Duration
+# starts there, as Lambda's starts once the microVM is up.
+RUNTIME_STARTS = 'echo >&0; exec "$@" </dev/null'
 SIGNAL_NAMES = {signal.SIGKILL: 'killed', signal.SIGSEGV: 'segmentation fault',
                 signal.SIGABRT: 'aborted', signal.SIGTERM: 'terminated',
                 signal.SIGBUS: 'bus error'}
@@ -123,23 +127,42 @@ class ExecutionEnvironment:
                 value = self.opt + value[4:]
             environment[name] = value
         label = f'{spec.name}-{uuid.uuid4().hex[:12]}'  # its group's and its /tmp's name
+        runtime_start = None
         try:
             self.group = self.host.containment.group(label, Limits(spec.memory_size * MB))
             self.filesystem = self.host.filesystem.prepare(label, spec.ephemeral_storage)
             environment.update(self.filesystem.variables)
-            self.started = time.monotonic()
-            self.process = subprocess.Popen(
-                self.group.argv(self.filesystem.argv(
-                    [interpreter, '-S', '-m', 'awslambdaric', spec.handler])),
-                cwd=task_root, env=environment, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            self.started = time.monotonic()  # until the runtime says it starts
+            runtime_start, runtime_starting = os.pipe()
+            try:
+                self.process = subprocess.Popen(
+                    self.group.argv(self.filesystem.argv(
+                        ['/bin/sh', '-c', RUNTIME_STARTS, 'start',
+                         interpreter, '-S', '-m', 'awslambdaric', spec.handler])),
+                    cwd=task_root, env=environment, stdin=runtime_starting,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            finally:
+                os.close(runtime_starting)
             self.group.started(self.process.pid)
         except BaseException:
+            if runtime_start is not None:
+                os.close(runtime_start)
             self.kill('failed to start')
             raise
+        threading.Thread(target=self._await_runtime_start, args=(runtime_start,), daemon=True,
+                         name=f'start-{spec.name}-{self.process.pid}').start()
         threading.Thread(target=self._read_output, daemon=True,
                          name=f'output-{spec.name}-{self.process.pid}').start()
         self.init_duration_ms = None
+
+    def _await_runtime_start(self, descriptor):
+        """Init Duration's start: when the runtime's process starts, not when the endpoint
+        began making its environment (its group, its /tmp, its namespace)."""
+        try:
+            if os.read(descriptor, 1):
+                self.started = time.monotonic()
+        finally:
+            os.close(descriptor)
 
     def _read_output(self):
         """File the process's output as lines. Bytes leave the pipe only under the lock that

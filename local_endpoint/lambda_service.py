@@ -86,12 +86,17 @@ def _unparsable(problem, line=None, column=None):
 
 
 class Pool:
-    """The environments of one function."""
+    """The environments of one function.
+
+    An environment that is done with (stale, broken, idle too long) leaves the pool at once and
+    is ended on a thread of its own: ending one (killing its group, unmounting its /tmp) takes
+    tens of milliseconds that no invocation should wait for, as none does on AWS."""
 
     def __init__(self):
         self.idle = []
         self.members = set()
         self.count = 0
+        self.retiring = set()
         self.condition = threading.Condition()
 
     def acquire(self, spec, limit, create, wait):
@@ -99,9 +104,7 @@ class Pool:
             while True:
                 for stale in [env for env in self.idle if env.spec != spec or not env.alive()]:
                     self.idle.remove(stale)  # code or configuration changed, or it died idle
-                    self.members.discard(stale)
-                    self.count -= 1
-                    stale.kill()
+                    self._retire(stale)
                 matching = [env for env in self.idle if env.spec == spec]
                 if matching:
                     environment = matching[-1]  # the most recently used is the warmest
@@ -129,25 +132,35 @@ class Pool:
             if usable:
                 self.idle.append(environment)
             else:
-                self.count -= 1
-                self.members.discard(environment)
-                environment.kill()
+                self._retire(environment)
             self.condition.notify()
 
     def reap(self, idle_seconds):
         now = time.monotonic()
         with self.condition:
-            old = [env for env in self.idle if now - env.last_used > idle_seconds]
-            for environment in old:
+            for environment in [env for env in self.idle if now - env.last_used > idle_seconds]:
                 self.idle.remove(environment)
-                self.members.discard(environment)
-                self.count -= 1
-        for environment in old:
-            environment.kill()
+                self._retire(environment)
+
+    def _retire(self, environment):
+        """Out of the pool now (the caller holds the condition), ended in the background."""
+        self.members.discard(environment)
+        self.count -= 1
+        self.retiring.add(environment)
+        threading.Thread(target=self._end, args=(environment,), daemon=True,
+                         name=f'retire-{environment.spec.name}').start()
+
+    def _end(self, environment):
+        environment.kill()
+        with self.condition:
+            self.retiring.discard(environment)
 
     def close(self):
+        """Every environment ended before this returns, those retiring included (ending one
+        twice waits for the first to finish)."""
         with self.condition:
-            members, self.members, self.idle, self.count = self.members, set(), [], 0
+            members = self.members | self.retiring
+            self.members, self.idle, self.count = set(), [], 0
         for environment in members:
             environment.kill()
 

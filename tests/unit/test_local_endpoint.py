@@ -1,9 +1,13 @@
 """The local endpoint's pure parts: POST policy and presigned URL checks, response mapping,
-interpreter choice."""
+interpreter choice, the environment pool's retirements, where Init Duration starts."""
 import base64
 import json
+import os
 import tempfile
+import threading
+import time
 import unittest
+from unittest import mock
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote, urlsplit
 
@@ -14,7 +18,10 @@ from moto.iam.models import iam_backends
 from werkzeug.test import EnvironBuilder
 
 from local_endpoint import iam, post_policy
+from local_endpoint import runtimes as runtimes_module
+from local_endpoint.environment import ExecutionEnvironment
 from local_endpoint.http_front import response_from
+from local_endpoint.lambda_service import Pool
 from local_endpoint.runtimes import Runtimes, pinned
 from local_endpoint.s3_errors import S3Error
 
@@ -162,3 +169,89 @@ class RuntimesTest(unittest.TestCase):
         pins = dict(requirement.split('==') for requirement in pinned())
         self.assertEqual(set(pins) >= {'boto3', 'botocore', 'awslambdaric'}, True)
         self.assertTrue(all(version[0].isdigit() for version in pins.values()))
+
+    def test_the_runtime_folder_is_found_once_and_byte_compiled_by_its_python(self):
+        """Each cold start asks for the folder: asking must not start a process each time.
+        The folder is compiled by the Python that imports it, once."""
+        state = tempfile.mkdtemp()
+        runtimes = Runtimes(state)
+        runtimes.interpreters['python3.12'] = '/usr/bin/python3.12-of-the-test'
+        commands = []
+
+        def run(command, **_):
+            commands.append(command)
+            if 'pip' in command:
+                os.makedirs(command[command.index('--target') + 1])
+            return mock.Mock(returncode=0, stdout='3.12\n')
+
+        with mock.patch.object(runtimes_module.subprocess, 'run', run):
+            first = runtimes.runtime_dir('python3.12')
+            self.assertEqual(runtimes.runtime_dir('python3.12'), first)
+        self.assertEqual(first, os.path.join(state, 'runtime', 'python3.12'))
+        compiles = [command for command in commands if 'compileall' in command]
+        self.assertEqual([command[0] for command in compiles], ['/usr/bin/python3.12-of-the-test'])
+        self.assertEqual(len(commands), 3)  # the version, pip, compileall: nothing per call
+        self.assertTrue(os.path.exists(os.path.join(first, runtimes_module.COMPILED)))
+
+
+class FakeEnvironment:
+    """Stands for an execution environment whose ending blocks until the test lets it."""
+
+    def __init__(self, spec, release=None):
+        self.spec = spec
+        self.release = release
+        self.ended = threading.Event()
+
+    def alive(self):
+        return True
+
+    def kill(self):
+        if self.release is not None:
+            self.release.wait(10)
+        self.ended.set()
+
+
+class PoolRetirementTest(unittest.TestCase):
+    def test_a_stale_environment_is_ended_without_the_new_invocation_waiting(self):
+        release = threading.Event()
+        old_spec, new_spec = mock.Mock(), mock.Mock()
+        old_spec.name = new_spec.name = 'f'
+        pool = Pool()
+        stale = pool.acquire(old_spec, 10, lambda: FakeEnvironment(old_spec, release), False)
+        pool.release(stale, True)
+        fresh = pool.acquire(new_spec, 10, lambda: FakeEnvironment(new_spec), False)
+        self.assertIs(fresh.spec, new_spec)
+        self.assertFalse(stale.ended.is_set())  # still ending, and no one waited for it
+        self.assertEqual(pool.count, 1)
+        release.set()
+        self.assertTrue(stale.ended.wait(5))
+
+    def test_closing_waits_for_environments_still_ending(self):
+        release = threading.Event()
+        spec = mock.Mock()
+        spec.name = 'f'
+        pool = Pool()
+        environment = pool.acquire(spec, 10, lambda: FakeEnvironment(spec, release), False)
+        pool.release(environment, False)  # broken: retired in the background
+        closing = threading.Thread(target=pool.close)
+        closing.start()
+        closing.join(0.2)
+        self.assertTrue(closing.is_alive())
+        release.set()
+        closing.join(5)
+        self.assertTrue(environment.ended.is_set())
+
+
+class InitStartTest(unittest.TestCase):
+    def test_init_starts_when_the_runtime_says_so_not_at_end_of_file(self):
+        environment = ExecutionEnvironment.__new__(ExecutionEnvironment)
+        environment.started = before = time.monotonic()
+        read, write = os.pipe()
+        os.close(write)  # the process died before the runtime started
+        environment._await_runtime_start(read)
+        self.assertEqual(environment.started, before)
+        read, write = os.pipe()
+        os.write(write, b'\n')
+        environment._await_runtime_start(read)
+        os.close(write)
+        self.assertGreater(environment.started, before)
