@@ -2,9 +2,16 @@
 import base64
 import json
 import time
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import requests
+from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.utils import parse_timestamp
 
 from tests.aws import REGION, MotoTestCase
 from deploy.functions import load
@@ -185,6 +192,134 @@ class GalleryPageTest(GalleryTestCase):
         response = self.get(method='HEAD')
         self.assertEqual(response['statusCode'], 200)
         self.assertEqual(response['body'], '')
+
+
+# botocore's clock (naive UTC), which generate_presigned_url and the gallery's signer both read.
+SIGNING_CLOCK = 'botocore.auth.get_current_datetime'
+FROZEN_NOW = datetime(2024, 5, 6, 7, 8, 9)
+KEYS = ['uploads/8299999999999-0a1b2c3d4e5f', 'uploads/a b+c%20d~e=f&g', 'uploads/ünï/✓ 東京.jpg',
+        '/leading/slash', 'a//double//', 'uploads/x?y#z', 'uploads/"><img src=x>', 'uploads/..',
+        './uploads/.', "uploads/it's (1) [2] {3} $@!*,;:"]
+
+
+def query(url):
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+class PresignedUrlTest(GalleryTestCase):
+    """The gallery signs each image URL itself; they must be generate_presigned_url's URLs."""
+
+    def client(self, session, style, region):
+        endpoint = 'http://127.0.0.1:4566' if style == 'path' else None
+        return session.client('s3', region_name=region, endpoint_url=endpoint, config=Config(
+            signature_version='s3v4', s3={'addressing_style': style}))
+
+    def test_urls_are_the_ones_generate_presigned_url_makes(self):
+        for style in ('virtual', 'path'):
+            for token in (None, 'role-session-token'):
+                for region in ('us-east-1', 'eu-west-1'):
+                    with self.subTest(style=style, token=token, region=region):
+                        session = boto3.session.Session(
+                            aws_access_key_id='ASIAEXAMPLE', aws_secret_access_key='secret',
+                            aws_session_token=token)
+                        client = self.client(session, style, region)
+                        urls = handler.ObjectUrls.resolve(client, RESIZED,
+                                                          session.get_credentials())
+                        with mock.patch(SIGNING_CLOCK, return_value=FROZEN_NOW):
+                            signed = [urls.signer(900)(key) for key in KEYS]
+                            expected = [client.generate_presigned_url(
+                                'get_object', Params={'Bucket': RESIZED, 'Key': key},
+                                ExpiresIn=900) for key in KEYS]
+                        self.assertEqual(signed, expected)
+                        self.assertEqual('X-Amz-Security-Token' in query(signed[0]), bool(token))
+                        host = urlsplit(signed[0]).netloc
+                        self.assertEqual(host.startswith(RESIZED), style == 'virtual')
+
+    def test_the_pages_urls_are_its_clients_own(self):
+        keys = self.add_resized(50)
+        with mock.patch(SIGNING_CLOCK, return_value=FROZEN_NOW):
+            page = Page(self.get()['body'])
+            client = handler.client_for(RESIZED, self.settings)
+            expected = [client.generate_presigned_url(
+                'get_object', Params={'Bucket': RESIZED, 'Key': key}, ExpiresIn=3600)
+                for key in keys]
+        self.assertEqual([image['src'] for image in page.images], expected)
+
+    def test_the_endpoint_is_resolved_once_not_per_image(self):
+        self.add_resized(50)
+        resolved = []
+        handler.client_for(RESIZED, self.settings).meta.events.register(
+            'before-endpoint-resolution.s3', lambda model, **_: resolved.append(model.name))
+        for _ in range(2):
+            self.assertEqual(len(Page(self.get()['body']).images), 50)
+        self.assertEqual(resolved.count('GetObject'), 1, resolved)
+
+    def test_each_page_is_signed_with_the_credentials_current_then(self):
+        """Role credentials are refreshed while an environment lives: never frozen for good."""
+        issued = iter(range(1, 10))
+
+        def refresh():  # expiring within botocore's mandatory refresh window: always renewed
+            number = next(issued)
+            return {'access_key': f'ASIAROLE{number}', 'secret_key': f'secret{number}',
+                    'token': f'token{number}', 'expiry_time':
+                    (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()}
+
+        credentials = RefreshableCredentials.create_from_metadata(refresh(), refresh, 'test')
+        client = self.client(boto3.session.Session(), 'virtual', REGION)
+        urls = handler.ObjectUrls.resolve(client, RESIZED, credentials)
+        with mock.patch(SIGNING_CLOCK, return_value=FROZEN_NOW):
+            first_page, second_page = urls.signer(3600), urls.signer(3600)
+            first = [first_page(key) for key in KEYS[:3]]
+            second = second_page(KEYS[0])
+            renewed = self.client(boto3.session.Session(
+                aws_access_key_id='ASIAROLE3', aws_secret_access_key='secret3',
+                aws_session_token='token3'), 'virtual', REGION)
+            expected = renewed.generate_presigned_url(
+                'get_object', Params={'Bucket': RESIZED, 'Key': KEYS[0]})
+        self.assertEqual({query(url)['X-Amz-Security-Token'] for url in first}, {'token2'})
+        self.assertEqual(second, expected)
+
+    def test_a_presigned_url_gets_the_object(self):
+        key = 'uploads/a b+ü~ (1).jpg'
+        self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'resized bytes')
+        [image] = Page(self.get()['body']).images
+        self.assertEqual(urlsplit(image['src']).netloc, f'{RESIZED}.s3.amazonaws.com')
+        response = requests.get(image['src'], timeout=10)  # moto answers; nothing leaves
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, b'resized bytes')
+
+    def test_status_urls_are_presigned_the_same_way(self):
+        key = handler.new_upload_key(self.settings)
+        self.s3.put_object(Bucket=RESIZED, Key=key, Body=b'x')
+        with mock.patch(SIGNING_CLOCK, return_value=FROZEN_NOW):
+            status = self.get_json('/status', f'key={key}')[1]
+            expected = handler.client_for(RESIZED, self.settings).generate_presigned_url(
+                'get_object', Params={'Bucket': RESIZED, 'Key': key})
+        self.assertEqual(status['url'], expected)
+
+
+class TimestampTest(GalleryTestCase):
+    def test_s3_timestamps_are_read_as_botocore_reads_them(self):
+        for value in ('2023-11-14T22:13:20.000Z', '2023-11-14T22:13:20Z',
+                      '2023-11-14T22:13:20.123456Z', '2024-02-29T23:59:59.5Z',
+                      'Tue, 14 Nov 2023 22:13:20 GMT', '1700000000',
+                      '2023-11-14T23:13:20.000+01:00'):
+            with self.subTest(value):
+                self.assertEqual(handler.parse_s3_timestamp(value), parse_timestamp(value))
+        with self.assertRaises(ValueError):
+            handler.parse_s3_timestamp('2023-02-30T00:00:00.000Z')
+
+    def test_listing_timestamps_are_read_without_dateutil(self):
+        self.add_resized(50)
+        with mock.patch('botocore.parsers.DEFAULT_TIMESTAMP_PARSER',
+                        side_effect=parse_timestamp) as botocores_parser:
+            self.assertEqual(len(Page(self.get()['body']).images), 50)
+        botocores_parser.assert_not_called()
+
+    def test_an_image_without_a_timestamped_key_shows_its_last_modified(self):
+        self.s3.put_object(Bucket=RESIZED, Key='uploads/plain.jpg', Body=b'x')
+        modified = self.s3.head_object(Bucket=RESIZED, Key='uploads/plain.jpg')['LastModified']
+        self.assertIn(modified.strftime('%Y-%m-%d %H:%M:%S UTC'), self.get()['body'])
 
 
 class UploadFormTest(GalleryTestCase):
