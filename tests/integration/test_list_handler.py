@@ -209,20 +209,23 @@ def query(url):
 class PresignedUrlTest(GalleryTestCase):
     """The gallery signs each image URL itself; they must be generate_presigned_url's URLs."""
 
-    def client(self, session, style, region):
-        endpoint = 'http://127.0.0.1:4566' if style == 'path' else None
+    def client(self, session, style, region, endpoint=None):
         return session.client('s3', region_name=region, endpoint_url=endpoint, config=Config(
             signature_version='s3v4', s3={'addressing_style': style}))
 
     def test_urls_are_the_ones_generate_presigned_url_makes(self):
-        for style in ('virtual', 'path'):
+        # The signed Host header drops a default port and keeps others, IPv6 in brackets.
+        for style, endpoint in (('virtual', None), ('path', 'http://127.0.0.1:4566'),
+                                ('path', 'http://[::1]:4566'),
+                                ('virtual', 'https://S3.Example.com:443')):
             for token in (None, 'role-session-token'):
                 for region in ('us-east-1', 'eu-west-1'):
-                    with self.subTest(style=style, token=token, region=region):
+                    with self.subTest(style=style, endpoint=endpoint, token=token,
+                                      region=region):
                         session = boto3.session.Session(
                             aws_access_key_id='ASIAEXAMPLE', aws_secret_access_key='secret',
                             aws_session_token=token)
-                        client = self.client(session, style, region)
+                        client = self.client(session, style, region, endpoint)
                         urls = handler.ObjectUrls.resolve(client, RESIZED,
                                                           session.get_credentials())
                         with mock.patch(SIGNING_CLOCK, return_value=FROZEN_NOW):
