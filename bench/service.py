@@ -3,7 +3,6 @@
 Cold samples change the function's configuration first: as on AWS, that retires its warm
 environments, so the next invocation starts a new one.
 """
-import base64
 import concurrent.futures
 import json
 import os
@@ -25,46 +24,61 @@ def summary(values):
     return {'p50': statistics.median(values), 'p95': percentile(values, 0.95), 'n': len(values)}
 
 
-def cold_starts(samples, progress=print):
-    """Init Duration from REPORT lines, each in a fresh environment."""
-    lambdas = boto3.client('lambda')
-    figures = {}
-    for function, event in EVENTS.items():
-        inits = []
-        for sample in range(samples):
-            retire_environments(lambdas, function, f'cold-{time.time_ns()}-{sample}')
-            with open(event, 'rb') as handle:
-                response = lambdas.invoke(FunctionName=function, Payload=handle.read(),
-                                          LogType='Tail')
-            tail = base64.b64decode(response['LogResult']).decode()
-            inits.append(float(re.search(r'Init Duration: ([\d.]+) ms', tail)[1]))
-        figures[function] = summary(inits)
-        progress(f'  cold start {function}: Init Duration p50 {figures[function]["p50"]:.0f} ms')
-    return figures
+def report_durations(function, since_ms, warm_only=True):
+    """The Duration of each REPORT line the function logged since then (warm ones: no Init)."""
+    logs = boto3.client('logs')
+    durations = []
+    for page in logs.get_paginator('filter_log_events').paginate(
+            logGroupName=f'/aws/lambda/{function}', startTime=since_ms):
+        for event in page['events']:
+            message = event['message']
+            if message.startswith('REPORT') and not (warm_only and 'Init Duration' in message):
+                durations.append(float(re.search(r'\tDuration: ([\d.]+) ms', message)[1]))
+    return durations
 
 
 def uploads(sizes, warm, cold, progress=print):
+    """Upload to resized, warm and cold, with the resize function's own Duration beside it:
+    what is left is the endpoint's part (the S3 event, the invocation, the polling)."""
     gallery, bucket = os.environ['GALLERY_URL'], os.environ['RESIZED_BUCKET']
     s3, lambdas = boto3.client('s3'), boto3.client('lambda')
     figures = {}
     for width, height in sizes:
         body = photo(width, height)
         one_upload(gallery, s3, bucket, body)
+        since = int(time.time() * 1000)
         warm_times = [one_upload(gallery, s3, bucket, body) for _ in range(warm)]
+        time.sleep(0.3)  # the last REPORT line is written after the object
+        durations = report_durations('ResizeImage', since)
         cold_times = []
         for sample in range(cold):
             retire_environments(lambdas, 'ResizeImage', f'upload-{time.time_ns()}-{sample}')
             cold_times.append(one_upload(gallery, s3, bucket, body))
         label = f'{width}x{height} JPEG'
         figures[label] = {'bytes': len(body), 'warm': summary(warm_times),
-                          'cold': summary(cold_times)}
-        progress(f'  upload {label}: warm p50 {figures[label]["warm"]["p50"]:.0f} ms, '
+                          'cold': summary(cold_times), 'resize_duration': summary(durations)}
+        progress(f'  upload {label}: warm p50 {figures[label]["warm"]["p50"]:.0f} ms (the '
+                 f'resize itself {figures[label]["resize_duration"]["p50"]:.0f} ms), '
                  f'cold p50 {figures[label]["cold"]["p50"]:.0f} ms')
     return figures
 
 
+def cpu_per_resize(body, rounds=5):
+    """CPU seconds one resize of `body` takes (every thread of ImageMagick's counted), here in
+    the bench's own process: what a core spends per image whatever the function's share."""
+    resize = load('image_resize', 'resize')
+    resize.resize_blob(body, 400, 400)
+    times = []
+    for _ in range(rounds):
+        started = time.process_time()
+        resize.resize_blob(body, 400, 400)
+        times.append(time.process_time() - started)
+    return statistics.median(times)
+
+
 def throughput(in_flight, progress=print, size=(1600, 1200)):
-    """`in_flight` uploads posted at once; the time until every one is resized."""
+    """`in_flight` uploads posted at once; the time until every one is resized, beside the
+    CPU-bound limit: the machine's cores divided by the CPU one resize takes."""
     gallery, bucket = os.environ['GALLERY_URL'], os.environ['RESIZED_BUCKET']
     s3 = boto3.client('s3')
     body = photo(*size)
@@ -85,9 +99,13 @@ def throughput(in_flight, progress=print, size=(1600, 1200)):
                 pass
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    cpu = cpu_per_resize(body)
+    cores = len(os.sched_getaffinity(0))
     figures = {'uploads': in_flight, 'size': f'{size[0]}x{size[1]}', 'seconds': seconds,
-               'per_second': in_flight / seconds}
-    progress(f'  throughput: {in_flight} uploads in flight, {figures["per_second"]:.1f}/s')
+               'per_second': in_flight / seconds, 'cpu_seconds_per_resize': cpu, 'cores': cores,
+               'cpu_bound_per_second': cores / cpu}
+    progress(f'  throughput: {in_flight} uploads in flight, {figures["per_second"]:.1f}/s; '
+             f'CPU-bound limit {figures["cpu_bound_per_second"]:.1f}/s')
     return figures
 
 

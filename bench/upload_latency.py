@@ -51,7 +51,8 @@ def one_upload(gallery, s3, bucket, body):
 
 
 def retire_environments(lambdas, function, sample):
-    variables = lambdas.get_function_configuration(FunctionName=function)['Environment']['Variables']
+    configuration = lambdas.get_function_configuration(FunctionName=function)
+    variables = configuration.get('Environment', {}).get('Variables', {})
     variables['BENCH_COLD_SAMPLE'] = str(sample)
     lambdas.update_function_configuration(FunctionName=function,
                                           Environment={'Variables': variables})
