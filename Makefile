@@ -13,6 +13,10 @@ FILE ?=
 UPLOAD_WAIT ?= 30
 #: 1: make destroy does not ask first
 FORCE ?=
+#: the function folder make tune measures (image_resize or image_list)
+FUNCTION ?=
+#: make tune's event, in the function's folder (default: its first events/*.json)
+EVENT ?=
 #: test names for nose2, e.g. tests.unit.test_resize (default: all)
 TESTS ?=
 #: extra nose2 flags, e.g. -v
@@ -56,7 +60,7 @@ function_arn = $1=$$($(AWS) lambda get-function --function-name $2 --query Confi
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
   build size create update deploy delete clean infra wire url upload destroy \
-  up down local-env demo bench
+  up down local-env demo bench tune
 
 help: ## this list
 	@echo "Image resize service: targets"
@@ -228,6 +232,13 @@ down: ## stop the local endpoint and every function environment it runs
 	  for attempt in $$(seq 1 50); do kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
 	  kill -9 $$(cat $(LOCAL_PID)) 2>/dev/null; echo "local endpoint stopped"; \
 	else echo "local endpoint not running"; fi; rm -f $(LOCAL_PID)
+
+tune: bootstrap ## FUNCTION's duration and cost at several memory sizes, on the local endpoint (EVENT=, TUNE_OBJECT=)
+	@test "$(words $(FUNCTION))" = 1 && test -n "$(filter $(FUNCTIONS),$(FUNCTION))" || { \
+	  echo "error: say which function: make tune FUNCTION=image_resize EVENT=events/<file>.json (one of: $(FUNCTIONS))" >&2; exit 1; }
+	@$(HEALTHY) || { echo "error: no local endpoint answers at $(LOCAL_URL): start it with make up LOCAL_PORT=$(LOCAL_PORT), then deploy to it (eval \"\$$(make -s local-env LOCAL_PORT=$(LOCAL_PORT))\"; make infra deploy LOCAL_PORT=$(LOCAL_PORT))" >&2; exit 1; }
+	@$(LOCAL_ENV) $(MAKE) --no-print-directory -C $(FUNCTION) tune \
+	  $(if $(wildcard $(EVENT)),EVENT=$(abspath $(EVENT))) $(if $(wildcard $(TUNE_OBJECT)),TUNE_OBJECT=$(abspath $(TUNE_OBJECT)))
 
 local-env: ## print the export lines that point awscli, boto3 and make at the local endpoint
 	@echo 'unset AWS_PROFILE AWS_SESSION_TOKEN'

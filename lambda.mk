@@ -25,6 +25,16 @@ FUNCTION_ENV ?=
 EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
 #: how far back make logs starts
 SINCE ?= 10m
+#: memory sizes make tune measures, in MB
+TUNE_MEMORY_SIZES ?= 128 256 512 1024 1769 3008
+#: invocations make tune measures per memory size, after one warm-up
+TUNE_INVOCATIONS ?= 10
+#: a file make tune puts at the event's S3 bucket/key before each invocation (for a function that consumes its input)
+TUNE_OBJECT ?=
+#: USD per million requests, for make tune's cost (us-east-1)
+PRICE_PER_MILLION_REQUESTS ?= 0.20
+#: USD per GB-second, for make tune's cost (us-east-1: x86_64 0.0000166667, arm64 0.0000133334)
+PRICE_PER_GB_SECOND ?= $(if $(filter arm64,$(ARCH)),0.0000133334,0.0000166667)
 #: names left out of the zip, besides caches, hidden files, tests and zips
 ZIP_EXCLUDE ?= Makefile requirements.txt events
 #: refuse to create a function needing ImageMagick without a layer (real AWS only by default)
@@ -81,7 +91,7 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
 
 .DEFAULT_GOAL := help
 .PHONY: help clean_pyc install_deps build size create update deploy invoke logs delete clean \
-  layer layer-check layer-publish layer-lock
+  layer layer-check layer-publish layer-lock tune
 
 help: ## this list
 	@echo "$(FUNCTION_NAME) ($(notdir $(CURDIR))): targets"
@@ -207,6 +217,15 @@ invoke: ## invoke once with EVENT=events/<file>.json; print the result and the l
 	$(AWS) lambda invoke --function-name $(FUNCTION_NAME) --payload fileb://$(EVENT) \
 	  --log-type Tail --output json $(BUILD_DIR)/response.json > $(BUILD_DIR)/invocation.json
 	@$(TOOLS) -m deploy.logs report $(BUILD_DIR)/invocation.json $(BUILD_DIR)/response.json
+
+tune: | $(VENV_STAMP) ## duration and cost at TUNE_MEMORY_SIZES with EVENT, on the local endpoint only
+	@test -f "$(EVENT)" || { echo "error: no event file '$(EVENT)': pass EVENT=events/<file>.json" >&2; exit 1; }
+	@test -z "$(TUNE_OBJECT)" || test -f "$(TUNE_OBJECT)" || { echo "error: no file '$(TUNE_OBJECT)' for TUNE_OBJECT" >&2; exit 1; }
+	@mkdir -p $(BUILD_DIR)
+	@$(TOOLS) -m deploy.tune --function-name $(FUNCTION_NAME) --event '$(EVENT)' \
+	  --memory-sizes '$(TUNE_MEMORY_SIZES)' --invocations $(TUNE_INVOCATIONS) \
+	  $(if $(TUNE_OBJECT),--object '$(TUNE_OBJECT)') --response $(BUILD_DIR)/tune-response.json \
+	  --price-per-million-requests $(PRICE_PER_MILLION_REQUESTS) --price-per-gb-second $(PRICE_PER_GB_SECOND)
 
 logs: ## follow the function's CloudWatch logs (aws logs tail --follow; SINCE=10m)
 	@$(require_aws)
