@@ -13,13 +13,16 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from bench import build_loop, gallery_cpu, resize_engines, runtime_overhead, service
+from bench import (build_loop, gallery_cpu, memory_sizes, resize_engines, runtime_overhead,
+                   service)
 
 PLANS = {
     'full': {'rounds': 15, 'cold': 7, 'warm_invokes': 200, 'warm': 20, 'upload_cold': 5,
-             'in_flight': 50, 'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 3},
+             'in_flight': 50, 'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 3,
+             'tune': 10},
     'quick': {'rounds': 3, 'cold': 2, 'warm_invokes': 30, 'warm': 5, 'upload_cold': 2,
-              'in_flight': 10, 'gallery': (100, 1000), 'gallery_requests': 5, 'builds': 1},
+              'in_flight': 10, 'gallery': (100, 1000), 'gallery_requests': 5, 'builds': 1,
+              'tune': 3},
 }
 
 
@@ -79,6 +82,12 @@ def report(results, plan_name):
             lines.append(f'   {int(size):>6,} objects: page {row["http"]["p50"]:.0f} ms'
                          + (f', function {duration["p50"]:.0f} ms' if duration else '')
                          + f', ListObjectsV2 alone {row["list_objects_v2"]["p50"]:.0f} ms')
+    sizes = results.get('memory sizes')
+    if sizes:
+        lines += ['', '7. The same function at several memory sizes (make tune): on AWS, and here, '
+                      'CPU is MemorySize/1769 of a core; cost per million at us-east-1 x86_64 '
+                      'prices']
+        lines += memory_sizes.table(sizes)
     cpu = results.get('gallery cpu')
     if cpu:
         lines += ['', "6. The gallery's own CPU per page of 50 images, in process: before (boto3's "
@@ -107,6 +116,7 @@ def main(argv=None):
               plan['upload_cold'])
         stage('throughput', results, service.throughput, plan['in_flight'])
         stage('gallery', results, service.gallery, plan['gallery'], plan['gallery_requests'])
+        stage('memory sizes', results, memory_sizes.run, plan['tune'])
     else:
         progress('GALLERY_URL is not set: skipping the stages that need the local endpoint')
     stage('gallery cpu', results, gallery_cpu.run, plan['rounds'])
