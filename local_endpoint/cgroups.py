@@ -6,6 +6,7 @@ Groups are made under the endpoint's own group in each hierarchy and named after
 SIGKILL finds the dead one's groups, kills their processes and removes them. A process joins
 its groups before it runs anything (`argv`), so nothing it starts is ever outside them.
 """
+import math
 import os
 import re
 import signal
@@ -13,6 +14,8 @@ import time
 import uuid
 
 PROCESS_LIMIT = 1024  # Lambda's processes and threads per execution environment
+MB_PER_CPU = 1769  # Lambda's CPU share: 1,769 MB of MemorySize is one vCPU
+CPU_PERIOD_US = 100_000  # the CFS period each quota is a share of: 100 ms, the kernel's default
 GROUP_PREFIX = 'local-endpoint-'
 OWNER = re.compile(r'^\d+-\d+$')  # an endpoint's pid and start time
 # local-endpoint-<owner>.<hex>: one containment's groups; .endpoint: the endpoint itself
@@ -92,6 +95,45 @@ def _counter(path, name):
         if key == name:
             return int(value)
     return 0
+
+
+def cpu_quota_us(share):
+    """The CFS quota per CPU_PERIOD_US that gives `share` of one CPU."""
+    return round(CPU_PERIOD_US * share)
+
+
+def cpu_capacity(folder, quota_of):
+    """The most CPU a group made under `folder` can use: the machine's CPUs, or less where a
+    group above has a smaller quota. A share no smaller is left unlimited: cgroup v1 refuses
+    a quota above a parent's, and more than the machine has would change nothing.
+    `quota_of(folder)` is a group's quota in CPUs, None above the hierarchy's top."""
+    capacity = len(os.sched_getaffinity(0))
+    while folder != os.path.dirname(folder):
+        quota = quota_of(folder)
+        if quota is None:
+            break
+        capacity = min(capacity, quota)
+        folder = os.path.dirname(folder)
+    return capacity
+
+
+def _cpu_max(folder):
+    """cgroup v2: 'max 100000' or '<quota> <period>' (the root has no cpu.max)."""
+    try:
+        quota, period = _read(os.path.join(folder, 'cpu.max')).split()
+    except FileNotFoundError:
+        return None
+    return math.inf if quota == 'max' else int(quota) / int(period)
+
+
+def _cfs_quota(folder):
+    """cgroup v1: cpu.cfs_quota_us, -1 for none, per cpu.cfs_period_us."""
+    try:
+        quota = int(_read(os.path.join(folder, 'cpu.cfs_quota_us')))
+    except FileNotFoundError:
+        return None
+    return math.inf if quota < 0 else quota / int(_read(os.path.join(folder,
+                                                                      'cpu.cfs_period_us')))
 
 
 def _pids(folder):
@@ -218,7 +260,7 @@ class CgroupGroup:
 
 
 class CgroupV2Group(CgroupGroup):
-    def __init__(self, folder, limits, controllers):
+    def __init__(self, folder, limits, controllers, cpu_capacity):
         super().__init__([folder], limits)
         self.folder = folder
         os.mkdir(folder)
@@ -229,6 +271,9 @@ class CgroupV2Group(CgroupGroup):
             _write(swap, 0)
         if 'pids' in controllers:
             _write(os.path.join(folder, 'pids.max'), limits.processes)
+        if 'cpu' in controllers and limits.cpu_share < cpu_capacity:
+            _write(os.path.join(folder, 'cpu.max'),
+                   f'{cpu_quota_us(limits.cpu_share)} {CPU_PERIOD_US}')
 
     def _oom_kills(self):
         return _counter(os.path.join(self.folder, 'memory.events'), 'oom_kill')
@@ -250,7 +295,7 @@ class CgroupV2Group(CgroupGroup):
 
 
 class CgroupV1Group(CgroupGroup):
-    def __init__(self, folders, limits):
+    def __init__(self, folders, limits, cpu_capacity):
         super().__init__(list(folders.values()), limits)
         self.by_controller = folders
         for folder in folders.values():
@@ -262,6 +307,10 @@ class CgroupV1Group(CgroupGroup):
             _write(swap, limits.memory_bytes)
         if 'pids' in folders:
             _write(os.path.join(folders['pids'], 'pids.max'), limits.processes)
+        if 'cpu' in folders and limits.cpu_share < cpu_capacity:
+            _write(os.path.join(folders['cpu'], 'cpu.cfs_period_us'), CPU_PERIOD_US)
+            _write(os.path.join(folders['cpu'], 'cpu.cfs_quota_us'),
+                   cpu_quota_us(limits.cpu_share))
 
     def _oom_kills(self):
         return _counter(os.path.join(self.by_controller['memory'], 'memory.oom_control'),
@@ -290,8 +339,17 @@ class CgroupV1Group(CgroupGroup):
         _kill_members(self.by_controller['memory'])
 
 
+def _cpu_clause(setting, unlimited_because):
+    """The note's words on CPU: its share and where it is set, or why it is not limited."""
+    if unlimited_because:
+        return f'CPU not limited ({unlimited_because})'
+    return f'CPU: MemorySize/{MB_PER_CPU} of a core ({setting})'
+
+
 class CgroupV2:
     label = 'cgroup v2'
+    # memory is required; pids caps processes, cpu holds each environment's CPU share.
+    CONTROLLERS = ('memory', 'pids', 'cpu')
 
     def __init__(self, owner, parent):
         self.owner = owner
@@ -300,12 +358,15 @@ class CgroupV2:
         os.mkdir(self.base)
         # What a group may use is what its parent hands down.
         available = _read(os.path.join(parent, 'cgroup.subtree_control')).split()
-        self.controllers = [name for name in ('memory', 'pids') if name in available]
+        self.controllers = [name for name in self.CONTROLLERS if name in available]
         _write(os.path.join(self.base, 'cgroup.subtree_control'),
                ' '.join(f'+{name}' for name in self.controllers))
+        self.cpu_capacity = cpu_capacity(parent, _cpu_max) if 'cpu' in available else None
+        cpu = _cpu_clause('cpu.max', None if 'cpu' in available else
+                          f'no cpu controller handed down to {parent}')
         self.note = (f'cgroup v2 under {parent}: memory.max = MemorySize for each environment\'s '
                      f'processes together, no swap, pids.max {PROCESS_LIMIT}, every process '
-                     f'killed when its environment ends')
+                     f'killed when its environment ends; {cpu}')
 
     @classmethod
     def under_own_group(cls, owner, mounts=None, groups=None):
@@ -335,8 +396,14 @@ class CgroupV2:
             os.mkdir(leaf)
             _write(os.path.join(leaf, 'cgroup.procs'), os.getpid())
             available = _read(os.path.join(own, 'cgroup.controllers')).split()
-            _write(os.path.join(own, 'cgroup.subtree_control'),
-                   ' '.join(f'+{name}' for name in ('memory', 'pids') if name in available))
+            control = os.path.join(own, 'cgroup.subtree_control')
+            _write(control, ' '.join(f'+{name}' for name in ('memory', 'pids')
+                                     if name in available))
+            if 'cpu' in available:
+                try:
+                    _write(control, '+cpu')
+                except OSError:  # refused (a realtime process in the tree): memory all the same
+                    pass
             return own
         folder = own
         while folder != point:
@@ -346,7 +413,8 @@ class CgroupV2:
         raise Unavailable(f'cgroup v2: no group above {own} hands memory down')
 
     def group(self, name, limits):
-        return CgroupV2Group(os.path.join(self.base, name), limits, self.controllers)
+        return CgroupV2Group(os.path.join(self.base, name), limits, self.controllers,
+                             self.cpu_capacity)
 
     def close(self):
         destroy(self.base)
@@ -354,23 +422,43 @@ class CgroupV2:
 
 class CgroupV1:
     label = 'cgroup v1'
-    # memory is required; pids caps processes, freezer stops forks while a group is killed.
-    CONTROLLERS = ('memory', 'pids', 'freezer')
+    # memory is required; pids caps processes, freezer stops forks while a group is killed,
+    # cpu holds each environment's CPU share.
+    CONTROLLERS = ('memory', 'pids', 'freezer', 'cpu')
 
     def __init__(self, owner, parents):
         self.owner = owner
         self.bases = {}
+        self.cpu_capacity = None
         name = _base_name(owner)
         for controller, parent in parents.items():
-            self.bases[controller] = os.path.join(parent, name)
-            os.mkdir(self.bases[controller])
+            if controller != 'cpu':
+                self.bases[controller] = os.path.join(parent, name)
+                os.mkdir(self.bases[controller])
+        cpu = _cpu_clause('cfs quota', self._hold_cpu(parents.get('cpu'), name))
         memory = self.bases['memory']
         swap = ' and swap' if os.path.exists(os.path.join(memory,
                                                           'memory.memsw.limit_in_bytes')) else ''
-        self.note = (f'cgroup v1 ({", ".join(parents)}) under {os.path.dirname(memory)}: '
+        self.note = (f'cgroup v1 ({", ".join(self.bases)}) under {os.path.dirname(memory)}: '
                      f'MemorySize for each environment\'s processes together (memory{swap}), '
                      + (f'pids.max {PROCESS_LIMIT}, ' if 'pids' in parents else '')
-                     + 'every process killed when its environment ends')
+                     + f'every process killed when its environment ends; {cpu}')
+
+    def _hold_cpu(self, parent, name):
+        """Make the base group in the cpu hierarchy, where a quota can be set there; where it
+        cannot, memory is contained all the same. Returns why CPU is not limited, or None."""
+        if parent is None:
+            return 'no cpu hierarchy mounted'
+        if _cfs_quota(parent) is None:
+            return f'no cpu.cfs_quota_us in {parent}'
+        base = os.path.join(parent, name)
+        try:
+            os.mkdir(base)
+        except OSError as error:  # read-only, or not ours to write
+            return f'{error.strerror}: {base}'
+        self.bases['cpu'] = base
+        self.cpu_capacity = cpu_capacity(parent, _cfs_quota)
+        return None
 
     @classmethod
     def under_own_group(cls, owner, mounts=None, groups=None):
@@ -388,7 +476,8 @@ class CgroupV1:
 
     def group(self, name, limits):
         return CgroupV1Group({controller: os.path.join(base, name)
-                              for controller, base in self.bases.items()}, limits)
+                              for controller, base in self.bases.items()}, limits,
+                             self.cpu_capacity)
 
     def close(self):
         for base in self.bases.values():

@@ -13,27 +13,39 @@ machine lets the endpoint write one (as root, cgroup v2 or v1 mounted read-write
 - lifetime: ending an environment kills every process in its group (cgroup.kill; on v1 the
   group is frozen, killed process by process, thawed), wherever they moved in the process
   tree. Processes and threads are capped at Lambda's 1024 (pids.max).
+- CPU: Lambda gives an environment CPU in proportion to MemorySize, one vCPU at 1,769 MB, from
+  its init to its end. Here the group gets that share of one CPU as a CFS quota per 100 ms
+  (cpu.max on v2, cpu.cfs_quota_us on v1), wherever the cpu controller is there to write;
+  without it, memory and lifetime are contained all the same and CPU is not limited, so a
+  Duration measured here is what a function takes with whole cores.
 - what an endpoint killed with SIGKILL left is ended by the next one (local_endpoint.cgroups).
 
 Without a writable hierarchy (not root, read-only, no memory controller) the tree is found in
 /proc, children of children; its memory is the sum of their resident sets, checked while an
-invocation runs; and a process that leaves the tree (a daemon whose parent exited) escapes.
-Each kind's `note` says what it enforces.
+invocation runs; a process that leaves the tree (a daemon whose parent exited) escapes; and
+CPU is not limited. Each kind's `note` says what it enforces.
 """
 import os
 import re
 import signal
 from dataclasses import dataclass
 
-from local_endpoint.cgroups import PROCESS_LIMIT, CgroupV1, CgroupV2, Unavailable
+from local_endpoint.cgroups import MB_PER_CPU, PROCESS_LIMIT, CgroupV1, CgroupV2, Unavailable
+
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one environment is given. A CPU share proportional to MemorySize belongs here,
-    with its file in each hierarchy's settings (cpu.max, cpu.cfs_quota_us)."""
+    """What one environment is given; `cpu_share` is in CPUs (0.5: half of one)."""
     memory_bytes: int
+    cpu_share: float
     processes: int = PROCESS_LIMIT
+
+    @classmethod
+    def for_function(cls, memory_mb):
+        """Lambda's: MemorySize, and CPU in proportion to it."""
+        return cls(memory_mb * MB, cpu_share=memory_mb / MB_PER_CPU)
 
 
 def _proc(path):
@@ -145,7 +157,8 @@ class ProcessTree:
     def __init__(self, reason):
         self.note = (f'NOT contained ({reason}): an environment\'s memory is the sum of its '
                      f'processes\' resident sets, checked while it runs; a process that leaves '
-                     f'the tree (setsid, then its parent exits) outlives its environment')
+                     f'the tree (setsid, then its parent exits) outlives its environment; '
+                     f'CPU not limited (no cgroup)')
 
     def group(self, name, limits):
         return ProcessTreeGroup(limits)

@@ -129,7 +129,7 @@ class ExecutionEnvironment:
         label = f'{spec.name}-{uuid.uuid4().hex[:12]}'  # its group's and its /tmp's name
         runtime_start = None
         try:
-            self.group = self.host.containment.group(label, Limits(spec.memory_size * MB))
+            self.group = self.host.containment.group(label, Limits.for_function(spec.memory_size))
             self.filesystem = self.host.filesystem.prepare(label, spec.ephemeral_storage)
             environment.update(self.filesystem.variables)
             self.started = time.monotonic()  # until the runtime says it starts

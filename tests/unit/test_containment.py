@@ -1,5 +1,8 @@
 """Each environment's process tree contained: with cgroups where this machine allows them (as
-root), from /proc otherwise; its /tmp private and sized; what a killed endpoint left, cleared."""
+root), from /proc otherwise; its CPU a share of a core proportional to MemorySize where the
+cpu controller allows; its /tmp private and sized; what a killed endpoint left, cleared."""
+import errno
+import json
 import os
 import shutil
 import signal
@@ -9,9 +12,10 @@ import tempfile
 import textwrap
 import time
 import unittest
+from unittest import mock
 
 from local_endpoint import cgroups, containment, execution_host, filesystem
-from local_endpoint.cgroups import CgroupV2
+from local_endpoint.cgroups import CgroupV1, CgroupV2
 from local_endpoint.containment import Limits
 
 MB = 1024 * 1024
@@ -44,7 +48,7 @@ class Contained:
     """The same checks for each kind of containment; `host` is set by each subclass."""
 
     def group(self, megabytes):
-        group = self.host.group(f'test-{time.monotonic_ns()}', Limits(megabytes * MB))
+        group = self.host.group(f'test-{time.monotonic_ns()}', Limits.for_function(megabytes))
         self.addCleanup(group.close)
         return group
 
@@ -91,6 +95,15 @@ class CgroupTest(Contained, unittest.TestCase):
         for folder in group.folders:
             self.assertFalse(os.path.exists(folder))
 
+    def test_the_cpu_share_is_the_kernels(self):
+        if 'CPU not limited' in self.host.note:
+            self.skipTest(self.host.note)
+        group = self.group(128)
+        settings = [os.path.join(folder, name) for folder in group.folders
+                    for name in ('cpu.max', 'cpu.cfs_quota_us')
+                    if os.path.exists(os.path.join(folder, name))]
+        self.assertEqual([open(setting).read().split()[0] for setting in settings], ['7236'])
+
 
 class ProcessTreeTest(Contained, unittest.TestCase):
     """Without cgroups: memory summed over the tree from /proc, the tree killed."""
@@ -99,29 +112,48 @@ class ProcessTreeTest(Contained, unittest.TestCase):
         self.host = containment.ProcessTree('forced by the test')
 
 
-class CgroupV2PlacementTest(unittest.TestCase):
-    """cgroup v2's rule (a group hands memory down only without processes of its own), on
-    a folder laid out as the kernel lays one out."""
+def read(folder, name):
+    with open(os.path.join(folder, name)) as handle:
+        return handle.read()
+
+
+class LimitsTest(unittest.TestCase):
+    def test_the_cpu_share_is_memory_size_over_1769_mb_of_a_100_ms_period(self):
+        for memory_mb, quota_us in ((128, 7236), (256, 14471), (1769, 100000), (10240, 578858)):
+            limits = Limits.for_function(memory_mb)
+            self.assertEqual((limits.memory_bytes, cgroups.cpu_quota_us(limits.cpu_share)),
+                             (memory_mb * MB, quota_us))
+
+
+class FakeCgroupV2:
+    """A cgroup v2 hierarchy in a temporary folder, laid out as the kernel lays one out."""
 
     def setUp(self):
         self.point = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.point)
         self.group_folder('', handed_down='memory pids')  # the root
 
-    def group_folder(self, path, controllers='memory pids', handed_down='', processes=()):
+    def group_folder(self, path, controllers='memory pids', handed_down='', processes=(),
+                     cpu_max=None):
         folder = os.path.join(self.point, path)
         os.makedirs(folder, exist_ok=True)
         for name, value in (('cgroup.controllers', controllers),
                             ('cgroup.subtree_control', handed_down),
-                            ('cgroup.procs', '\n'.join(map(str, processes)))):
-            with open(os.path.join(folder, name), 'w') as handle:
-                handle.write(value)
+                            ('cgroup.procs', '\n'.join(map(str, processes))),
+                            ('cpu.max', cpu_max)):
+            if value is not None:
+                with open(os.path.join(folder, name), 'w') as handle:
+                    handle.write(value)
         return folder
+
+
+class CgroupV2PlacementTest(FakeCgroupV2, unittest.TestCase):
+    """cgroup v2's rule (a group hands memory down only without processes of its own)."""
 
     def test_a_group_handing_memory_down_holds_the_environments(self):
         own = self.group_folder('service', handed_down='memory pids')
         host = CgroupV2(OWNER, CgroupV2.parent_for_groups(OWNER, own, self.point))
-        group = host.group('env', Limits(128 * MB))
+        group = host.group('env', Limits.for_function(128))
         with open(os.path.join(host.base, 'cgroup.subtree_control')) as handle:
             self.assertEqual(handle.read(), '+memory +pids')
         settings = {name: open(os.path.join(group.folder, name)).read()
@@ -137,6 +169,25 @@ class CgroupV2PlacementTest(unittest.TestCase):
             self.assertEqual(leaf.read(), str(os.getpid()))
         with open(os.path.join(own, 'cgroup.subtree_control')) as handle:
             self.assertEqual(handle.read(), '+memory +pids')
+
+    def test_alone_in_its_group_the_endpoint_hands_cpu_down_too_if_it_can(self):
+        """cpu is asked for on its own: a refusal leaves memory and pids handed down."""
+        real_write = cgroups._write
+
+        def refusing_cpu(path, value):
+            if value == '+cpu':
+                raise OSError(errno.EINVAL, 'Invalid argument', path)
+            real_write(path, value)
+
+        for write in (real_write, refusing_cpu):
+            own = self.group_folder(f'scope-{write.__name__}', controllers='memory pids cpu',
+                                    processes=[os.getpid()])
+            with self.subTest(write.__name__), \
+                    mock.patch.object(cgroups, '_write', side_effect=write) as written:
+                self.assertEqual(CgroupV2.parent_for_groups(OWNER, own, self.point), own)
+                control = os.path.join(own, 'cgroup.subtree_control')
+                self.assertEqual([call.args[1] for call in written.call_args_list
+                                  if call.args[0] == control], ['+memory +pids', '+cpu'])
 
     def test_sharing_its_group_the_endpoint_uses_the_nearest_group_above(self):
         slice_folder = self.group_folder('user.slice', handed_down='memory pids')
@@ -157,6 +208,118 @@ class CgroupV2PlacementTest(unittest.TestCase):
         self.assertEqual(list(cgroups.cgroup_mounts(mountinfo)), [
             ('cgroup', '/', '/sys/fs/cgroup/memory', {'rw', 'memory'}),
             ('cgroup2', '/', '/sys/fs/cgroup/unified', {'rw'})])
+
+
+class CgroupV2CpuTest(FakeCgroupV2, unittest.TestCase):
+    """cpu.max: '<quota> <period>', where the parent hands the cpu controller down."""
+
+    def test_each_group_gets_its_share_as_cpu_max(self):
+        own = self.group_folder('service', 'memory pids cpu', 'memory pids cpu',
+                                cpu_max='max 100000')
+        host = CgroupV2(OWNER, own)
+        self.assertEqual(read(host.base, 'cgroup.subtree_control'), '+memory +pids +cpu')
+        group = host.group('env', Limits.for_function(128))
+        self.assertEqual((read(group.folder, 'memory.max'), read(group.folder, 'cpu.max')),
+                         (str(128 * MB), '7236 100000'))
+        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core (cpu.max)'),
+                        host.note)
+
+    def test_a_share_no_less_than_a_group_above_allows_is_left_unlimited(self):
+        self.group_folder('slice', 'memory pids cpu', 'memory pids cpu', cpu_max='50000 100000')
+        own = self.group_folder('slice/service', 'memory pids cpu', 'memory pids cpu',
+                                cpu_max='max 100000')
+        host = CgroupV2(OWNER, own)
+        self.assertEqual(host.cpu_capacity, 0.5)
+        self.assertEqual(read(host.group('small', Limits.for_function(512)).folder, 'cpu.max'),
+                         '28943 100000')
+        large = host.group('large', Limits.for_function(1769))
+        self.assertFalse(os.path.exists(os.path.join(large.folder, 'cpu.max')))
+
+    def test_without_cpu_handed_down_memory_is_contained_and_the_note_says_why(self):
+        own = self.group_folder('service', handed_down='memory pids')
+        host = CgroupV2(OWNER, own)
+        group = host.group('env', Limits.for_function(128))
+        self.assertEqual(read(group.folder, 'memory.max'), str(128 * MB))
+        self.assertFalse(os.path.exists(os.path.join(group.folder, 'cpu.max')))
+        self.assertTrue(host.note.endswith(
+            f'; CPU not limited (no cpu controller handed down to {own})'), host.note)
+
+
+class CgroupV1CpuTest(unittest.TestCase):
+    """cpu.cfs_quota_us per cpu.cfs_period_us, in the cpu hierarchy, on folders laid out as
+    the kernel lays them out (memory alone, cpu with cpuacct)."""
+
+    def setUp(self):
+        self.point = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.point)
+        os.mkdir(os.path.join(self.point, 'memory'))
+        self.cpu_root = os.path.join(self.point, 'cpu')
+        os.mkdir(self.cpu_root)
+        self.mounts = [('cgroup', '/', os.path.join(self.point, 'memory'), {'rw', 'memory'}),
+                       ('cgroup', '/', self.cpu_root, {'rw', 'cpu', 'cpuacct'})]
+        self.groups = {'memory': '/', 'cpu': '/', 'cpuacct': '/'}
+
+    def cpu_folder(self, path, quota_us='-1'):
+        folder = os.path.join(self.cpu_root, path)
+        os.makedirs(folder, exist_ok=True)
+        for name, value in (('cpu.cfs_quota_us', quota_us), ('cpu.cfs_period_us', '100000')):
+            with open(os.path.join(folder, name), 'w') as handle:
+                handle.write(value)
+        return folder
+
+    def test_each_group_gets_its_share_as_a_cfs_quota(self):
+        self.cpu_folder('')
+        host = CgroupV1.under_own_group(OWNER, self.mounts, self.groups)
+        group = host.group('env', Limits.for_function(128))
+        cpu = group.by_controller['cpu']
+        self.assertEqual((read(cpu, 'cpu.cfs_period_us'), read(cpu, 'cpu.cfs_quota_us')),
+                         ('100000', '7236'))
+        self.assertIn(os.path.join(cpu, 'cgroup.procs'), group.argv(['runtime']))
+        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core (cfs quota)'),
+                        host.note)
+
+    def test_a_share_no_less_than_a_group_above_allows_is_left_unlimited(self):
+        """cgroup v1 refuses a quota above a parent's (EINVAL)."""
+        self.cpu_folder('')
+        self.cpu_folder('user', quota_us='50000')
+        self.cpu_folder('user/service')
+        host = CgroupV1.under_own_group(OWNER, self.mounts, dict(self.groups,
+                                                                 cpu='/user/service'))
+        self.assertEqual(host.cpu_capacity, 0.5)
+        small = host.group('small', Limits.for_function(512)).by_controller['cpu']
+        self.assertEqual(read(small, 'cpu.cfs_quota_us'), '28943')
+        large = host.group('large', Limits.for_function(1769)).by_controller['cpu']
+        self.assertFalse(os.path.exists(os.path.join(large, 'cpu.cfs_quota_us')))
+
+    def test_where_cpu_cannot_be_limited_memory_is_contained_and_the_note_says_why(self):
+        real_mkdir = os.mkdir
+
+        def read_only_cpu(path, *arguments):
+            if path.startswith(self.cpu_root):
+                raise OSError(errno.EROFS, 'Read-only file system', path)
+            real_mkdir(path, *arguments)
+
+        cases = (('no cpu hierarchy mounted', self.mounts[:1], None),
+                 (f'no cpu.cfs_quota_us in {self.cpu_root}', self.mounts, None),
+                 ('Read-only file system: ', self.mounts, read_only_cpu))
+        for reason, mounts, mkdir in cases:
+            with self.subTest(reason), mock.patch.object(cgroups.os, 'mkdir',
+                                                         side_effect=mkdir or real_mkdir):
+                if mkdir:
+                    self.cpu_folder('')
+                host = CgroupV1.under_own_group(OWNER, mounts, self.groups)
+                group = host.group(f'env-{len(reason)}', Limits.for_function(128))
+            self.assertEqual(list(group.by_controller), ['memory'])
+            self.assertEqual(read(group.folders[0], 'memory.limit_in_bytes'), str(128 * MB))
+            self.assertIn(f'; CPU not limited ({reason}', host.note)
+
+    def test_a_dead_endpoints_groups_are_swept_from_the_cpu_hierarchy_too(self):
+        dead = os.path.join(self.cpu_root, 'local-endpoint-4194304-1.0badc0de')
+        alive = os.path.join(self.cpu_root, f'local-endpoint-{OWNER}.0badc0de')
+        for folder in (dead, alive):
+            os.mkdir(folder)
+        cgroups.sweep_orphans(self.mounts, self.groups)
+        self.assertEqual((os.path.exists(dead), os.path.exists(alive)), (False, True))
 
 
 @unittest.skipUnless(os.geteuid() == 0, 'a private /tmp needs root')
@@ -210,22 +373,26 @@ class KilledEndpointTest(unittest.TestCase):
         state = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, state, True)
         script = textwrap.dedent(f'''
-            import subprocess, sys
+            import json, subprocess, sys
             from local_endpoint import execution_host
             from local_endpoint.containment import Limits
             host = execution_host.Host({state!r})
-            group = host.containment.group('env', Limits(128 << 20))
+            group = host.containment.group('env', Limits.for_function(128))
             daemon = subprocess.Popen(group.argv(['sleep', '300']), start_new_session=True)
             group.started(daemon.pid)
             host.filesystem.prepare('env', 512)
-            print(daemon.pid, host.run_dir, flush=True)
+            print(json.dumps([daemon.pid, host.run_dir, host.note, group.folders]), flush=True)
             sys.stdin.read()
         ''')
         endpoint = subprocess.Popen([sys.executable, '-c', script], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True,
                                     cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                                         os.path.abspath(__file__)))))
-        daemon, run_dir = endpoint.stdout.readline().split()
+        daemon, run_dir, note, folders = json.loads(endpoint.stdout.readline())
+        cpu_folders = [folder for folder in folders
+                       if {'cpu.max', 'cpu.cfs_quota_us'} & set(os.listdir(folder))]
+        if 'CPU not limited' not in note:
+            self.assertTrue(cpu_folders, f'CPU limited in a group of its own: {folders}')
         os.kill(endpoint.pid, signal.SIGKILL)
         endpoint.wait()
         self.assertFalse(gone(daemon, seconds=0.2), 'still running after the kill -9')
@@ -234,3 +401,5 @@ class KilledEndpointTest(unittest.TestCase):
         self.assertTrue(gone(daemon), 'killed by the next start')
         self.assertFalse(os.path.exists(run_dir))
         self.assertEqual(os.listdir(os.path.join(state, 'run')), [host.owner])
+        self.assertEqual([folder for folder in folders if os.path.exists(folder)], [],
+                         'its groups, in every hierarchy, removed')
