@@ -1,11 +1,13 @@
 """Each execution environment contained as on Lambda, on the endpoint `make up` starts: its
-processes end with it (setsid or not), its children's memory counts against MemorySize, its
-/tmp is its own and EphemeralStorage in size, zips keep their symlinks, and code is unpacked
-by content, so a layer republished under the same ARN after a restart runs its new content."""
+processes end with it (setsid or not), its children's memory counts against MemorySize, its CPU
+is a share of a core proportional to MemorySize, its /tmp is its own and EphemeralStorage in
+size, zips keep their symlinks, and code is unpacked by content, so a layer republished under
+the same ARN after a restart runs its new content."""
 import base64
 import io
 import json
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -21,6 +23,16 @@ def handler(event, context):
     if event.get("hang"):
         time.sleep(30)
     return daemon.pid
+'''
+# The CPU it gets in each of three spins of 300 ms of wall time, as a fraction of one core.
+SPIN = '''import time
+def spin():
+    started, used = time.monotonic(), time.process_time()
+    while time.monotonic() - started < 0.3:
+        pass
+    return (time.process_time() - used) / (time.monotonic() - started)
+def handler(event, context):
+    return [spin() for _ in range(3)]
 '''
 LAYERED = '''import layer_content
 def handler(event, context):
@@ -102,6 +114,25 @@ class ContainmentTest(EndpointTestCase):
         self.assertIn('Error: Runtime exited with error: signal: killed', result['errorMessage'])
         self.assertIn('Memory Size: 128 MB\tMax Memory Used: 128 MB\t', report)
         self.assertIn('Error Type: Runtime.OutOfMemory', report)
+
+    def test_cpu_is_a_share_of_a_core_proportional_to_memory_size(self):
+        """128 MB gets 128/1769 of a core (0.07), 1769 MB a whole one (1.0 on an idle machine).
+        Other work on the machine takes from the second (0.4 at a load of 6 on 2 cores) long
+        before the first, far below a fair share: so the bounds are a loose ceiling for the
+        first and three times the first for the second; the best of three spins counts."""
+        with open(os.path.join(self.state, f'endpoint-{self.port}.log')) as log:
+            note = next(line for line in log if line.startswith('execution environments: '))
+        unlimited = re.search(r'CPU not limited \(.*?\)', note)
+        if unlimited:
+            self.skipTest(f'the endpoint says {unlimited[0]}')
+        for memory_mb in (128, 1769):
+            self.function(f'Spin{memory_mb}', SPIN, MemorySize=memory_mb)
+        error, small, _ = self.invoke('Spin128')
+        self.assertIsNone(error, small)
+        self.assertLess(max(small), 0.25, small)
+        error, whole, _ = self.invoke('Spin1769')
+        self.assertIsNone(error, whole)
+        self.assertGreater(max(whole), 3 * max(small), (whole, small))
 
     def test_tmp_is_the_environments_own_and_ephemeral_storage_in_size(self):
         self.function('Scratch', (
