@@ -227,6 +227,7 @@ class CgroupGroup:
         self._peak = 0
         self._out_of_memory = False
         self._closed = False
+        self.cpu_settings = []  # (file, value): the CPU share, written once init is over
 
     def argv(self, command):
         """The command, started inside the group: nothing it starts is ever outside."""
@@ -236,6 +237,14 @@ class CgroupGroup:
 
     def started(self, pid):
         """Joining happens in `argv`'s first process."""
+
+    def share_cpu(self):
+        """From the end of init on, the group gets its share of a core. Init runs unthrottled,
+        as on Lambda, whose managed runtimes initialise with burst CPU (up to 10 s): a 128 MB
+        function importing boto3 would otherwise spend 4 s of its 10 s init limit on it."""
+        if not self._closed:
+            for path, value in self.cpu_settings:
+                _write(path, value)
 
     def out_of_memory(self):
         if not self._closed and self._oom_kills() > 0:
@@ -272,8 +281,8 @@ class CgroupV2Group(CgroupGroup):
         if 'pids' in controllers:
             _write(os.path.join(folder, 'pids.max'), limits.processes)
         if 'cpu' in controllers and limits.cpu_share < cpu_capacity:
-            _write(os.path.join(folder, 'cpu.max'),
-                   f'{cpu_quota_us(limits.cpu_share)} {CPU_PERIOD_US}')
+            self.cpu_settings = [(os.path.join(folder, 'cpu.max'),
+                                  f'{cpu_quota_us(limits.cpu_share)} {CPU_PERIOD_US}')]
 
     def _oom_kills(self):
         return _counter(os.path.join(self.folder, 'memory.events'), 'oom_kill')
@@ -308,9 +317,9 @@ class CgroupV1Group(CgroupGroup):
         if 'pids' in folders:
             _write(os.path.join(folders['pids'], 'pids.max'), limits.processes)
         if 'cpu' in folders and limits.cpu_share < cpu_capacity:
-            _write(os.path.join(folders['cpu'], 'cpu.cfs_period_us'), CPU_PERIOD_US)
-            _write(os.path.join(folders['cpu'], 'cpu.cfs_quota_us'),
-                   cpu_quota_us(limits.cpu_share))
+            self.cpu_settings = [
+                (os.path.join(folders['cpu'], 'cpu.cfs_period_us'), CPU_PERIOD_US),
+                (os.path.join(folders['cpu'], 'cpu.cfs_quota_us'), cpu_quota_us(limits.cpu_share))]
 
     def _oom_kills(self):
         return _counter(os.path.join(self.by_controller['memory'], 'memory.oom_control'),
@@ -343,7 +352,7 @@ def _cpu_clause(setting, unlimited_because):
     """The note's words on CPU: its share and where it is set, or why it is not limited."""
     if unlimited_because:
         return f'CPU not limited ({unlimited_because})'
-    return f'CPU: MemorySize/{MB_PER_CPU} of a core ({setting})'
+    return f'CPU: MemorySize/{MB_PER_CPU} of a core after init ({setting})'
 
 
 class CgroupV2:

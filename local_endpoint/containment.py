@@ -13,9 +13,10 @@ machine lets the endpoint write one (as root, cgroup v2 or v1 mounted read-write
 - lifetime: ending an environment kills every process in its group (cgroup.kill; on v1 the
   group is frozen, killed process by process, thawed), wherever they moved in the process
   tree. Processes and threads are capped at Lambda's 1024 (pids.max).
-- CPU: Lambda gives an environment CPU in proportion to MemorySize, one vCPU at 1,769 MB, from
-  its init to its end. Here the group gets that share of one CPU as a CFS quota per 100 ms
-  (cpu.max on v2, cpu.cfs_quota_us on v1), wherever the cpu controller is there to write;
+- CPU: Lambda gives an environment CPU in proportion to MemorySize, one vCPU at 1,769 MB,
+  once its init is over (init runs with burst CPU). Here the group gets that share of one CPU
+  as a CFS quota per 100 ms (cpu.max on v2, cpu.cfs_quota_us on v1) from the runtime's first
+  request for work on, wherever the cpu controller is there to write;
   without it, memory and lifetime are contained all the same and CPU is not limited, so a
   Duration measured here is what a function takes with whole cores.
 - what an endpoint killed with SIGKILL left is ended by the next one (local_endpoint.cgroups).
@@ -111,6 +112,9 @@ class ProcessTreeGroup:
             except (OSError, IndexError):
                 continue
         return total
+
+    def share_cpu(self):
+        """Without a control group there is no CPU share to give."""
 
     def out_of_memory(self):
         if not self._out_of_memory:

@@ -220,6 +220,7 @@ class ExecutionEnvironment:
             time.sleep(0.002)
         if self.api.first_poll.is_set():
             self.init_duration_ms = (self.api.first_poll_at - self.started) * 1000
+            self.group.share_cpu()
             return True
         return False
 

@@ -24,15 +24,17 @@ def handler(event, context):
         time.sleep(30)
     return daemon.pid
 '''
-# The CPU it gets in each of three spins of 300 ms of wall time, as a fraction of one core.
+# The CPU it gets in a spin of 300 ms of wall time during init, and in each of three in its
+# handler, as a fraction of one core.
 SPIN = '''import time
 def spin():
     started, used = time.monotonic(), time.process_time()
     while time.monotonic() - started < 0.3:
         pass
     return (time.process_time() - used) / (time.monotonic() - started)
+AT_INIT = spin()
 def handler(event, context):
-    return [spin() for _ in range(3)]
+    return {"init": AT_INIT, "handler": [spin() for _ in range(3)]}
 '''
 LAYERED = '''import layer_content
 def handler(event, context):
@@ -115,7 +117,7 @@ class ContainmentTest(EndpointTestCase):
         self.assertIn('Memory Size: 128 MB\tMax Memory Used: 128 MB\t', report)
         self.assertIn('Error Type: Runtime.OutOfMemory', report)
 
-    def test_cpu_is_a_share_of_a_core_proportional_to_memory_size(self):
+    def test_cpu_is_a_share_of_a_core_proportional_to_memory_size_after_init(self):
         """128 MB gets 128/1769 of a core (0.07), 1769 MB a whole one (1.0 on an idle machine).
         Other work on the machine takes from the second (0.4 at a load of 6 on 2 cores) long
         before the first, far below a fair share: so the bounds are a loose ceiling for the
@@ -129,10 +131,12 @@ class ContainmentTest(EndpointTestCase):
             self.function(f'Spin{memory_mb}', SPIN, MemorySize=memory_mb)
         error, small, _ = self.invoke('Spin128')
         self.assertIsNone(error, small)
-        self.assertLess(max(small), 0.25, small)
+        self.assertLess(max(small['handler']), 0.25, small)
+        # Init runs with burst CPU, as on Lambda: not held to the share.
+        self.assertGreater(small['init'], 3 * max(small['handler']), small)
         error, whole, _ = self.invoke('Spin1769')
         self.assertIsNone(error, whole)
-        self.assertGreater(max(whole), 3 * max(small), (whole, small))
+        self.assertGreater(max(whole['handler']), 3 * max(small['handler']), (whole, small))
 
     def test_tmp_is_the_environments_own_and_ephemeral_storage_in_size(self):
         self.function('Scratch', (

@@ -99,6 +99,7 @@ class CgroupTest(Contained, unittest.TestCase):
         if 'CPU not limited' in self.host.note:
             self.skipTest(self.host.note)
         group = self.group(128)
+        group.share_cpu()
         settings = [os.path.join(folder, name) for folder in group.folders
                     for name in ('cpu.max', 'cpu.cfs_quota_us')
                     if os.path.exists(os.path.join(folder, name))]
@@ -219,9 +220,11 @@ class CgroupV2CpuTest(FakeCgroupV2, unittest.TestCase):
         host = CgroupV2(OWNER, own)
         self.assertEqual(read(host.base, 'cgroup.subtree_control'), '+memory +pids +cpu')
         group = host.group('env', Limits.for_function(128))
+        self.assertFalse(os.path.exists(os.path.join(group.folder, 'cpu.max')))  # init bursts
+        group.share_cpu()
         self.assertEqual((read(group.folder, 'memory.max'), read(group.folder, 'cpu.max')),
                          (str(128 * MB), '7236 100000'))
-        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core (cpu.max)'),
+        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core after init (cpu.max)'),
                         host.note)
 
     def test_a_share_no_less_than_a_group_above_allows_is_left_unlimited(self):
@@ -230,9 +233,11 @@ class CgroupV2CpuTest(FakeCgroupV2, unittest.TestCase):
                                 cpu_max='max 100000')
         host = CgroupV2(OWNER, own)
         self.assertEqual(host.cpu_capacity, 0.5)
-        self.assertEqual(read(host.group('small', Limits.for_function(512)).folder, 'cpu.max'),
-                         '28943 100000')
+        small = host.group('small', Limits.for_function(512))
+        small.share_cpu()
+        self.assertEqual(read(small.folder, 'cpu.max'), '28943 100000')
         large = host.group('large', Limits.for_function(1769))
+        large.share_cpu()
         self.assertFalse(os.path.exists(os.path.join(large.folder, 'cpu.max')))
 
     def test_without_cpu_handed_down_memory_is_contained_and_the_note_says_why(self):
@@ -272,10 +277,12 @@ class CgroupV1CpuTest(unittest.TestCase):
         host = CgroupV1.under_own_group(OWNER, self.mounts, self.groups)
         group = host.group('env', Limits.for_function(128))
         cpu = group.by_controller['cpu']
+        self.assertFalse(os.path.exists(os.path.join(cpu, 'cpu.cfs_quota_us')))  # init bursts
+        group.share_cpu()
         self.assertEqual((read(cpu, 'cpu.cfs_period_us'), read(cpu, 'cpu.cfs_quota_us')),
                          ('100000', '7236'))
         self.assertIn(os.path.join(cpu, 'cgroup.procs'), group.argv(['runtime']))
-        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core (cfs quota)'),
+        self.assertTrue(host.note.endswith('; CPU: MemorySize/1769 of a core after init (cfs quota)'),
                         host.note)
 
     def test_a_share_no_less_than_a_group_above_allows_is_left_unlimited(self):
@@ -286,9 +293,13 @@ class CgroupV1CpuTest(unittest.TestCase):
         host = CgroupV1.under_own_group(OWNER, self.mounts, dict(self.groups,
                                                                  cpu='/user/service'))
         self.assertEqual(host.cpu_capacity, 0.5)
-        small = host.group('small', Limits.for_function(512)).by_controller['cpu']
+        small_group = host.group('small', Limits.for_function(512))
+        small_group.share_cpu()
+        small = small_group.by_controller['cpu']
         self.assertEqual(read(small, 'cpu.cfs_quota_us'), '28943')
-        large = host.group('large', Limits.for_function(1769)).by_controller['cpu']
+        large_group = host.group('large', Limits.for_function(1769))
+        large_group.share_cpu()
+        large = large_group.by_controller['cpu']
         self.assertFalse(os.path.exists(os.path.join(large, 'cpu.cfs_quota_us')))
 
     def test_where_cpu_cannot_be_limited_memory_is_contained_and_the_note_says_why(self):
