@@ -14,10 +14,9 @@ from unittest import mock
 
 import boto3
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from deploy import tune
-from tests.aws import ISOLATED_ENV, UNSET
+from tests.aws import ISOLATED_ENV, MotoTestCase
 
 LOCAL = 'http://127.0.0.1:4566'
 ARN = 'arn:aws:lambda:us-east-1:123456789012:function:Resize'
@@ -410,18 +409,13 @@ class S3ObjectsTest(unittest.TestCase):
         self.assertIn('Remove versionId', str(caught.exception))
 
 
-class InputObjectTest(unittest.TestCase):
+class InputObjectTest(MotoTestCase):
     """Against moto in-process, on a loopback endpoint URL as the local endpoint's."""
 
+    function_env = {'MOTO_S3_CUSTOM_ENDPOINTS': LOCAL}
+
     def setUp(self):
-        environment = {name: value for name, value in os.environ.items() if name not in UNSET}
-        environment.update(ISOLATED_ENV, MOTO_S3_CUSTOM_ENDPOINTS=LOCAL)
-        patcher = mock.patch.dict(os.environ, environment, clear=True)
-        patcher.start()
-        self.addCleanup(patcher.stop)
-        moto = mock_aws()
-        moto.start()
-        self.addCleanup(moto.stop)
+        super().setUp()
         self.s3 = boto3.client('s3', endpoint_url=LOCAL)
         self.s3.create_bucket(Bucket='uploads-a')
         self.triggers = {
