@@ -15,6 +15,7 @@ with Function.ResponseSizeTooLarge, the error Invoke then returns.
 import json
 import queue
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +66,12 @@ class RuntimeServer(ThreadingHTTPServer):
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
+
+    def handle_error(self, request, client_address):
+        """A runtime killed while it waited for work (its environment ended) has closed its
+        connection: answering it fails, and that is no error of the endpoint's."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class RuntimeAPI:

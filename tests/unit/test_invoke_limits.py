@@ -2,6 +2,7 @@
 URLs through werkzeug's test client, the Runtime API over a real socket. Nothing here runs a
 function: each refusal comes before one would run."""
 import base64
+import contextlib
 import http.client
 import io
 import json
@@ -308,6 +309,19 @@ class RuntimeApiLatencyTest(unittest.TestCase):
         connection, _ = server.get_request()
         self.addCleanup(connection.close)
         self.assertTrue(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    def test_a_runtime_gone_while_it_waited_is_not_an_error(self):
+        server = RuntimeServer(('127.0.0.1', 0), None)
+        self.addCleanup(server.server_close)
+        for error, reported in ((BrokenPipeError(32, 'Broken pipe'), False),
+                                (ValueError('a bug'), True)):
+            output = io.StringIO()
+            try:
+                raise error
+            except (BrokenPipeError, ValueError):
+                with contextlib.redirect_stderr(output):
+                    server.handle_error(None, ('127.0.0.1', 1))
+            self.assertEqual(bool(output.getvalue()), reported, output.getvalue())
 
     def test_closing_does_not_wait_for_the_servers_poll(self):
         api = RuntimeAPI()
