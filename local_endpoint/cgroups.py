@@ -272,16 +272,23 @@ class CgroupV2Group(CgroupGroup):
     def __init__(self, folder, limits, controllers, cpu_capacity):
         super().__init__([folder], limits)
         self.folder = folder
+        self.controllers, self.cpu_capacity = controllers, cpu_capacity
         os.mkdir(folder)
-        _write(os.path.join(folder, 'memory.max'), limits.memory_bytes)
         _write(os.path.join(folder, 'memory.oom.group'), 1)  # one OOM kill ends all, as Lambda
         swap = os.path.join(folder, 'memory.swap.max')  # with swap accounting
         if os.path.exists(swap):
             _write(swap, 0)
         if 'pids' in controllers:
             _write(os.path.join(folder, 'pids.max'), limits.processes)
-        if 'cpu' in controllers and limits.cpu_share < cpu_capacity:
-            self.cpu_settings = [(os.path.join(folder, 'cpu.max'),
+        self.limit(limits)
+
+    def limit(self, limits):
+        """MemorySize now, its CPU share once init is over (share_cpu)."""
+        self.limits = limits
+        _write(os.path.join(self.folder, 'memory.max'), limits.memory_bytes)
+        self.cpu_settings = []
+        if 'cpu' in self.controllers and limits.cpu_share < self.cpu_capacity:
+            self.cpu_settings = [(os.path.join(self.folder, 'cpu.max'),
                                   f'{cpu_quota_us(limits.cpu_share)} {CPU_PERIOD_US}')]
 
     def _oom_kills(self):
@@ -307,19 +314,33 @@ class CgroupV1Group(CgroupGroup):
     def __init__(self, folders, limits, cpu_capacity):
         super().__init__(list(folders.values()), limits)
         self.by_controller = folders
+        self.cpu_capacity = cpu_capacity
         for folder in folders.values():
             os.mkdir(folder)
-        memory = folders['memory']
-        _write(os.path.join(memory, 'memory.limit_in_bytes'), limits.memory_bytes)
-        swap = os.path.join(memory, 'memory.memsw.limit_in_bytes')  # with swap accounting
-        if os.path.exists(swap):
-            _write(swap, limits.memory_bytes)
         if 'pids' in folders:
             _write(os.path.join(folders['pids'], 'pids.max'), limits.processes)
-        if 'cpu' in folders and limits.cpu_share < cpu_capacity:
+        self.limit(limits)
+
+    def limit(self, limits):
+        """MemorySize now, its CPU share once init is over (share_cpu). With swap accounting
+        the memory-and-swap limit may never be below the memory one: the order of the two
+        writes follows the direction of the change."""
+        self.limits = limits
+        memory = self.by_controller['memory']
+        files = [os.path.join(memory, 'memory.limit_in_bytes')]
+        swap = os.path.join(memory, 'memory.memsw.limit_in_bytes')
+        if os.path.exists(swap):
+            files.append(swap)
+            if limits.memory_bytes > int(_read(files[0])):
+                files.reverse()
+        for path in files:
+            _write(path, limits.memory_bytes)
+        cpu = self.by_controller.get('cpu')
+        self.cpu_settings = []
+        if cpu and limits.cpu_share < self.cpu_capacity:
             self.cpu_settings = [
-                (os.path.join(folders['cpu'], 'cpu.cfs_period_us'), CPU_PERIOD_US),
-                (os.path.join(folders['cpu'], 'cpu.cfs_quota_us'), cpu_quota_us(limits.cpu_share))]
+                (os.path.join(cpu, 'cpu.cfs_period_us'), CPU_PERIOD_US),
+                (os.path.join(cpu, 'cpu.cfs_quota_us'), cpu_quota_us(limits.cpu_share))]
 
     def _oom_kills(self):
         return _counter(os.path.join(self.by_controller['memory'], 'memory.oom_control'),

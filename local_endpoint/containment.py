@@ -113,6 +113,9 @@ class ProcessTreeGroup:
                 continue
         return total
 
+    def limit(self, limits):
+        self.limits = limits
+
     def share_cpu(self):
         """Without a control group there is no CPU share to give."""
 

@@ -126,10 +126,29 @@ class ExecutionEnvironment:
             if self.opt and (value == '/opt' or value.startswith('/opt/')):
                 value = self.opt + value[4:]
             environment[name] = value
+        command = [interpreter, '-S', '-m', 'awslambdaric', spec.handler]
+        limits = Limits.for_function(spec.memory_size)
+        spare = self.host.spares.take(spec.ephemeral_storage) if self.host.spares else None
+        if spare is not None:  # a sandbox made ahead: the runtime starts in it now
+            self.group, self.filesystem, self.process = spare.group, spare.filesystem, spare.process
+            self.started = time.monotonic()
+            try:
+                spare.launch(command, environment, task_root, limits)
+            except BaseException:
+                self.kill('failed to start')
+                raise
+        else:
+            self._start(spec, command, environment, task_root, limits)
+        threading.Thread(target=self._read_output, daemon=True,
+                         name=f'output-{spec.name}-{self.process.pid}').start()
+        self.init_duration_ms = None
+
+    def _start(self, spec, command, environment, task_root, limits):
+        """Make the sandbox, then start the runtime in it."""
         label = f'{spec.name}-{uuid.uuid4().hex[:12]}'  # its group's and its /tmp's name
         runtime_start = None
         try:
-            self.group = self.host.containment.group(label, Limits.for_function(spec.memory_size))
+            self.group = self.host.containment.group(label, limits)
             self.filesystem = self.host.filesystem.prepare(label, spec.ephemeral_storage)
             environment.update(self.filesystem.variables)
             self.started = time.monotonic()  # until the runtime says it starts
@@ -137,8 +156,7 @@ class ExecutionEnvironment:
             try:
                 self.process = subprocess.Popen(
                     self.group.argv(self.filesystem.argv(
-                        ['/bin/sh', '-c', RUNTIME_STARTS, 'start',
-                         interpreter, '-S', '-m', 'awslambdaric', spec.handler])),
+                        ['/bin/sh', '-c', RUNTIME_STARTS, 'start', *command])),
                     cwd=task_root, env=environment, stdin=runtime_starting,
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             finally:
@@ -151,9 +169,6 @@ class ExecutionEnvironment:
             raise
         threading.Thread(target=self._await_runtime_start, args=(runtime_start,), daemon=True,
                          name=f'start-{spec.name}-{self.process.pid}').start()
-        threading.Thread(target=self._read_output, daemon=True,
-                         name=f'output-{spec.name}-{self.process.pid}').start()
-        self.init_duration_ms = None
 
     def _await_runtime_start(self, descriptor):
         """Init Duration's start: when the runtime's process starts, not when the endpoint

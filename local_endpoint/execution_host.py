@@ -12,7 +12,7 @@ import os
 import shutil
 import threading
 
-from local_endpoint import cgroups, containment, filesystem
+from local_endpoint import cgroups, containment, filesystem, spares
 
 NOTE_PREFIX = 'execution environments: '
 
@@ -32,8 +32,14 @@ class Host:
         self.containment = containment.detect(self.owner)
         self.filesystem = filesystem.detect(self.run_dir, state_dir)
         self.note = f'{NOTE_PREFIX}{self.containment.note}; {self.filesystem.note}'
+        # Sandboxes worth making ahead: a control group and a private /tmp.
+        self.spares = (spares.Spares(self.containment, self.filesystem)
+                       if isinstance(self.containment, (cgroups.CgroupV1, cgroups.CgroupV2))
+                       and isinstance(self.filesystem, filesystem.PrivateMounts) else None)
 
     def close(self):
+        if self.spares is not None:
+            self.spares.close()
         self.containment.close()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
