@@ -63,6 +63,11 @@ def report(results, plan_name):
                      f'limit {rate["cpu_bound_per_second"]:.1f}/s ({rate["cores"]} cores / '
                      f'{rate["cpu_seconds_per_resize"] * 1000:.0f} ms of CPU per resize); '
                      f'{rate["per_second"] / rate["cpu_bound_per_second"]:.0%} of it')
+        endpoint = rate.get('endpoint_cpu_seconds_per_upload')
+        lines.append(f'   during it the machine was {rate["machine_busy"]:.0%} busy: '
+                     f'{rate["cpu_seconds_per_upload"] * 1000:.0f} ms of CPU per upload in all'
+                     + (f', {endpoint * 1000:.0f} ms of it in the endpoint\'s own process (S3, '
+                        f'the form, events, logs)' if endpoint is not None else ''))
     build = results['build loop']
     tutorial_ms = sum(row['ms'] for row in build['tutorial'].values())
     lines += ['', '4. Build loop, both functions (median)',

@@ -76,6 +76,22 @@ def cpu_per_resize(body, rounds=5):
     return statistics.median(times)
 
 
+def machine_cpu_seconds():
+    """(busy, all) CPU seconds of every core since boot, from /proc/stat."""
+    with open('/proc/stat') as stat:
+        fields = [int(value) for value in stat.readline().split()[1:8]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    ticks = os.sysconf('SC_CLK_TCK')
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks
+
+
+def process_cpu_seconds(pid):
+    """The CPU a process has used itself (user + system), not its children's."""
+    with open(f'/proc/{pid}/stat') as stat:
+        fields = stat.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def throughput(in_flight, progress=print, size=(1600, 1200)):
     """`in_flight` uploads posted at once; the time until every one is resized, beside the
     CPU-bound limit: the machine's cores divided by the CPU one resize takes."""
@@ -86,6 +102,9 @@ def throughput(in_flight, progress=print, size=(1600, 1200)):
     for _ in range(in_flight):
         with urllib.request.urlopen(gallery + 'presign') as response:
             forms.append(json.load(response))
+    endpoint = os.environ.get('BENCH_ENDPOINT_PID')
+    endpoint_before = process_cpu_seconds(endpoint) if endpoint else None
+    busy_before, all_before = machine_cpu_seconds()
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=in_flight) as pool:
         list(pool.map(lambda form: post(form, body), forms))
@@ -99,11 +118,18 @@ def throughput(in_flight, progress=print, size=(1600, 1200)):
                 pass
         time.sleep(0.05)
     seconds = time.perf_counter() - started
+    busy_after, all_after = machine_cpu_seconds()
+    endpoint_cpu = (process_cpu_seconds(endpoint) - endpoint_before) if endpoint else None
     cpu = cpu_per_resize(body)
     cores = len(os.sched_getaffinity(0))
     figures = {'uploads': in_flight, 'size': f'{size[0]}x{size[1]}', 'seconds': seconds,
                'per_second': in_flight / seconds, 'cpu_seconds_per_resize': cpu, 'cores': cores,
-               'cpu_bound_per_second': cores / cpu}
+               'cpu_bound_per_second': cores / cpu,
+               # What the run used of the whole machine, and of it the endpoint's own process.
+               'machine_busy': (busy_after - busy_before) / (all_after - all_before),
+               'cpu_seconds_per_upload': (busy_after - busy_before) / in_flight,
+               'endpoint_cpu_seconds_per_upload': (endpoint_cpu / in_flight
+                                                   if endpoint_cpu is not None else None)}
     progress(f'  throughput: {in_flight} uploads in flight, {figures["per_second"]:.1f}/s; '
              f'CPU-bound limit {figures["cpu_bound_per_second"]:.1f}/s')
     return figures
