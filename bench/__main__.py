@@ -67,7 +67,9 @@ def report(results, plan_name):
         lines.append(f'   during it the machine was {rate["machine_busy"]:.0%} busy: '
                      f'{rate["cpu_seconds_per_upload"] * 1000:.0f} ms of CPU per upload in all'
                      + (f', {endpoint * 1000:.0f} ms of it in the endpoint\'s own process (S3, '
-                        f'the form, events, logs)' if endpoint is not None else ''))
+                        f'the form, events, logs)' if endpoint is not None else '')
+                     + f'; at that cost the machine\'s limit is '
+                     f'{rate["machine_bound_per_second"]:.1f}/s')
     build = results['build loop']
     tutorial_ms = sum(row['ms'] for row in build['tutorial'].values())
     lines += ['', '4. Build loop, both functions (median)',
@@ -89,13 +91,13 @@ def report(results, plan_name):
                          + f', ListObjectsV2 alone {row["list_objects_v2"]["p50"]:.0f} ms')
     sizes = results.get('memory sizes')
     if sizes:
-        lines += ['', '7. The same function at several memory sizes (make tune): on AWS, and here, '
+        lines += ['', '6. The same function at several memory sizes (make tune): on AWS, and here, '
                       'CPU is MemorySize/1769 of a core; cost per million at us-east-1 x86_64 '
                       'prices']
         lines += memory_sizes.table(sizes)
     cpu = results.get('gallery cpu')
     if cpu:
-        lines += ['', "6. The gallery's own CPU per page of 50 images, in process: before (boto3's "
+        lines += ['', "7. The gallery's own CPU per page of 50 images, in process: before (boto3's "
                       'generate_presigned_url per image, dateutil timestamps) and now']
         lines += gallery_cpu.table(cpu)
     return '\n'.join(lines)
@@ -120,8 +122,9 @@ def main(argv=None):
         stage('upload to resized', results, service.uploads, sizes, plan['warm'],
               plan['upload_cold'])
         stage('throughput', results, service.throughput, plan['in_flight'])
-        stage('gallery', results, service.gallery, plan['gallery'], plan['gallery_requests'])
+        # Before the gallery stage fills the bucket: the page's listing stays small.
         stage('memory sizes', results, memory_sizes.run, plan['tune'])
+        stage('gallery', results, service.gallery, plan['gallery'], plan['gallery_requests'])
     else:
         progress('GALLERY_URL is not set: skipping the stages that need the local endpoint')
     stage('gallery cpu', results, gallery_cpu.run, plan['rounds'])

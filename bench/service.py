@@ -121,13 +121,14 @@ def throughput(in_flight, progress=print, size=(1600, 1200)):
     busy_after, all_after = machine_cpu_seconds()
     endpoint_cpu = (process_cpu_seconds(endpoint) - endpoint_before) if endpoint else None
     cpu = cpu_per_resize(body)
-    cores = len(os.sched_getaffinity(0))
+    cores = os.cpu_count()  # the machine's: this process is held to one (resize_engines)
     figures = {'uploads': in_flight, 'size': f'{size[0]}x{size[1]}', 'seconds': seconds,
                'per_second': in_flight / seconds, 'cpu_seconds_per_resize': cpu, 'cores': cores,
                'cpu_bound_per_second': cores / cpu,
                # What the run used of the whole machine, and of it the endpoint's own process.
                'machine_busy': (busy_after - busy_before) / (all_after - all_before),
                'cpu_seconds_per_upload': (busy_after - busy_before) / in_flight,
+               'machine_bound_per_second': cores * in_flight / (busy_after - busy_before),
                'endpoint_cpu_seconds_per_upload': (endpoint_cpu / in_flight
                                                    if endpoint_cpu is not None else None)}
     progress(f'  throughput: {in_flight} uploads in flight, {figures["per_second"]:.1f}/s; '
