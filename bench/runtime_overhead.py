@@ -123,12 +123,13 @@ def table(warm_figures, cold_figures):
     if cold_figures:
         floor = cold_figures[EMPTY]['init']['p50']
         overhead = cold_figures[EMPTY]['overhead']['p50']
-        lines.append(f'   cold start, empty function: the endpoint adds p50 {overhead:.0f} ms around '
-                     f'Init Duration (goal < {COLD_OVERHEAD_GOAL_MS} ms); its Init, {floor:.0f} ms, '
-                     f'is the floor of every Python function')
+        lines.append(f'   cold start, empty function: the endpoint adds p50 {overhead:.0f} ms '
+                     f'around Init Duration (goal < {COLD_OVERHEAD_GOAL_MS} ms); its Init, '
+                     f'{floor:.0f} ms, is the floor of every Python function')
         for function, row in cold_figures.items():
             init = row['init']['p50']
-            above = '' if function == EMPTY else f', floor + {init - floor:.0f} ms of its own imports'
+            above = ('' if function == EMPTY
+                     else f', floor + {init - floor:.0f} ms of its own imports')
             lines.append(f'     {function:12} Init p50 {init:4.0f} ms{above}; endpoint '
                          f'{row["overhead"]["p50"]:.0f} ms; round trip p50 '
                          f'{row["round_trip"]["p50"]:.0f} ms (n={row["init"]["n"]})')

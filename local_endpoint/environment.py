@@ -7,9 +7,11 @@ boto3 and the runtime client. Never the project's .venv (`python -S` keeps site-
 so a dependency missing from the zip fails here as it would on AWS.
 
 What it runs in is the host's (local_endpoint.execution_host): where the machine allows, a
-control group holding every process it starts, limited to MemorySize together, and a mount
-namespace with its own /tmp of EphemeralStorage MB. Whatever way it ends (reaped, replaced,
-timed out, out of memory, the endpoint stopping), all its processes end and its /tmp goes.
+control group holding every process it starts, limited to MemorySize together (and, after
+init, to its CPU share), and a mount namespace with its own /tmp of EphemeralStorage MB, made
+ahead of the cold start when a spare is ready (local_endpoint.spares). Whatever way it ends
+(reaped, replaced, timed out, out of memory, the endpoint stopping), all its processes end and
+its /tmp goes.
 """
 import fcntl
 import json
@@ -33,11 +35,11 @@ from local_endpoint.runtime_api import PendingInvocation, RuntimeAPI
 logger = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 10  # Lambda's own limit for the init phase
 MB = 1024 * 1024
-# Lambda names the signal that ended a runtime as Go does: "signal: killed".
 # The runtime's first process, once the environment around it is set up: it says so on the
 # pipe it was given as stdin, then becomes the runtime with stdin from /dev/null. Init Duration
 # starts there, as Lambda's starts once the microVM is up.
 RUNTIME_STARTS = 'echo >&0; exec "$@" </dev/null'
+# Lambda names the signal that ended a runtime as Go does: "signal: killed".
 SIGNAL_NAMES = {signal.SIGKILL: 'killed', signal.SIGSEGV: 'segmentation fault',
                 signal.SIGABRT: 'aborted', signal.SIGTERM: 'terminated',
                 signal.SIGBUS: 'bus error'}
