@@ -45,6 +45,11 @@ class HostileCorpusTests:
     def starts(self):
         return sum(line.startswith('START') for line in self.log_messages('ResizeImage'))
 
+    def failed_attempts(self):
+        """The REPORT lines of attempts that ended in an error, and what the handler said."""
+        return [line for line in self.log_messages('ResizeImage')
+                if 'Status: error' in line or '"failed"' in line or 'Task timed out' in line]
+
     def test_the_hostile_corpus(self):
         starts_before = self.starts()
         uploaded = {}
@@ -57,11 +62,16 @@ class HostileCorpusTests:
         self.assertEqual((status, b'EntityTooSmall' in body), (400, True))
         self.assertIsNone(self.exists(UPLOAD_BUCKET, key))
 
-        def settled():
-            return all(self.exists(RESIZED_BUCKET, uploaded[name]) for name in VALID) and all(
-                'resize-status' in self.tags(uploaded[name]) for name in INVALID)
+        def pending():
+            return [name for name in VALID if not self.exists(RESIZED_BUCKET, uploaded[name])] + [
+                name for name in INVALID if 'resize-status' not in self.tags(uploaded[name])]
 
-        self.wait_for(settled, seconds=120, what='every upload resized or rejected')
+        try:
+            self.wait_for(lambda: not pending(), seconds=120,
+                          what='every upload resized or rejected')
+        except AssertionError as timeout:
+            self.fail(f'{timeout}; still pending: {pending()}; failed attempts: '
+                      f'{self.failed_attempts()}')
 
         for name in VALID:
             with self.subTest(name):
@@ -93,7 +103,8 @@ class HostileCorpusTests:
                 self.assertEqual(len(logged), 1, 'one log line saying why')
         # No retry storm: one invocation per upload, refused ones included.
         time.sleep(2)
-        self.assertEqual(self.starts() - starts_before, len(VALID) + len(INVALID))
+        self.assertEqual(self.starts() - starts_before, len(VALID) + len(INVALID),
+                         f'failed attempts: {self.failed_attempts()}')
 
         # The service keeps working afterwards.
         key, status, _ = self.upload(images.jpeg(1200, 900), 'image/jpeg')

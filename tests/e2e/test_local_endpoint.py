@@ -106,9 +106,10 @@ class LocalEndpointTest(EndpointTestCase):
         error = json.loads(response['Payload'].read())
         self.assertEqual(error['errorType'], 'Sandbox.Timedout')
         self.assertIn('Task timed out after 1.00 seconds', error['errorMessage'])
+        # At 128 MB the function has 7 % of a core: a timeout long enough to reach the limit.
         lambdas = self.deploy_function('Hungry', 'def handler(event, context):\n'
                                        '    block = bytearray(400 * 1024 * 1024)\n'
-                                       '    return len(block)\n', MemorySize=128)
+                                       '    return len(block)\n', MemorySize=128, Timeout=30)
         response = lambdas.invoke(FunctionName='Hungry')
         self.assertEqual(json.loads(response['Payload'].read())['errorType'],
                          'Runtime.OutOfMemory')

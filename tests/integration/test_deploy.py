@@ -90,7 +90,8 @@ class DeployedServiceTest(AgainstMotoServer):
                          ('python3.12', 'handler.handle_resize', ['x86_64']))
         self.assertEqual(resize['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ResizeImage')
         self.assertEqual((resize['Timeout'], resize['MemorySize']), (60, 1024))
-        self.assertEqual(resize['Environment']['Variables'], {'RESIZED_BUCKET': RESIZED_BUCKET})
+        self.assertEqual(resize['Environment']['Variables'], {
+            'RESIZED_BUCKET': RESIZED_BUCKET, 'WAND_MAGICK_LIBRARY_SUFFIX': '-6.Q16'})
         gallery = self.configuration('ListImage')
         self.assertEqual(gallery['Handler'], 'handler.handle_list_image')
         self.assertEqual(gallery['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ListImage')
