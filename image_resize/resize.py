@@ -33,6 +33,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 MEMORY_SHARE = 0.6
 RUNTIME_MB = 80
 DEFAULT_MEMORY_MB = 1024  # image_resize's MEMORY_SIZE
+MB_PER_CPU = 1769  # Lambda's CPU share: one vCPU per 1,769 MB of MemorySize
 # Memory per source pixel while it is decoded, besides what the decoder buffers (which the
 # headers tell: containers.PixelData.decoder_buffer): ImageMagick's 16-bit RGBA pixel cache, 8
 # bytes, and one of slack. A JPEG is decoded at reduced scale, so its cache is 1/4 to 1/64 of
@@ -216,7 +217,7 @@ def resize_blob(blob, max_width, max_height, *, max_pixels=DEFAULT_MAX_PIXELS,
         raise CorruptImage(str(error)) from None
     except UnsupportedVariant as error:
         raise UnsupportedFormat(str(error)) from None
-    with _limits(max_pixels, budget):
+    with _limits(max_pixels, budget, threads_for(memory_mb)):
         return _resize(pixels.blob, image_format, pixels.orientation, max_width, max_height,
                        max_pixels, jpeg_quality)
 
@@ -255,16 +256,25 @@ def _check_pixels(width, height, max_pixels, why=None):
                             f'{max_pixels:,}' + (f': {why}' if why else ''))
 
 
+def threads_for(memory_mb):
+    """ImageMagick's threads: the whole cores MemorySize buys (1,769 MB each), at least one.
+    Lambda shows every environment two or more vCPUs whatever its share; OpenMP threads beyond
+    the share only wait on each other, spinning through the function's CPU quota."""
+    return max(1, memory_mb // MB_PER_CPU)
+
+
 @contextmanager
-def _limits(max_pixels, memory_bytes):
-    """Backstops behind the header checks, should a coder allocate more than the header said.
+def _limits(max_pixels, memory_bytes, threads):
+    """Backstops behind the header checks, should a coder allocate more than the header said,
+    and the threads the function's CPU share can run.
 
     Past these ImageMagick refuses, or moves its pixel cache out of the heap as its policy
     allows (the layer's: map and disk 1 GiB). The limits are the process's; they are put back
     afterwards for any other use of Wand.
     """
     side = min(MAX_SIDE, max_pixels)
-    wanted = {'width': side, 'height': side, 'area': max_pixels, 'memory': memory_bytes}
+    wanted = {'width': side, 'height': side, 'area': max_pixels, 'memory': memory_bytes,
+              'thread': threads}
     saved = {name: limits[name] for name in wanted}
     try:
         for name, value in wanted.items():

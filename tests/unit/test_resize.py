@@ -275,3 +275,25 @@ class RefusalTest(unittest.TestCase):
         with mock.patch.object(resize, 'pixel_data', headers_unread):
             self.assertRejected(images.png_header_bomb(9000, 9000), resize.ImageTooLarge,
                                 'too-many-pixels')
+
+
+class ThreadsTest(unittest.TestCase):
+    """ImageMagick runs as many threads as MemorySize buys whole cores, at least one."""
+
+    def test_threads_follow_the_cpu_share(self):
+        self.assertEqual([resize.threads_for(mb) for mb in (128, 1024, 1769, 3538, 10240)],
+                         [1, 1, 1, 2, 5])
+
+    def test_a_resize_runs_on_its_threads_and_puts_the_limit_back(self):
+        limits = sys.modules[resize.__name__].limits
+        before = limits['thread']
+        seen = []
+        real = resize._resize
+
+        def watching(*arguments):
+            seen.append(limits['thread'])
+            return real(*arguments)
+
+        with mock.patch.object(resize, '_resize', watching):
+            resize.resize_blob(images.jpeg(800, 600), 400, 400, memory_mb=3538)
+        self.assertEqual((seen, limits['thread']), ([2], before))
