@@ -46,9 +46,13 @@ class HostileCorpusTests:
         return sum(line.startswith('START') for line in self.log_messages('ResizeImage'))
 
     def failed_attempts(self):
-        """The REPORT lines of attempts that ended in an error, and what the handler said."""
-        return [line for line in self.log_messages('ResizeImage')
-                if 'Status: error' in line or '"failed"' in line or 'Task timed out' in line]
+        """Every attempt that ended in an error: its log lines, START to REPORT."""
+        attempts, current = [], []
+        for line in self.log_messages('ResizeImage'):
+            current = [line] if line.startswith('START') else current + [line]
+            if line.startswith('REPORT') and 'Status: error' in line:
+                attempts.append('\n'.join(current))
+        return attempts
 
     def test_the_hostile_corpus(self):
         starts_before = self.starts()
