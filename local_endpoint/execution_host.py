@@ -32,10 +32,12 @@ class Host:
         self.containment = containment.detect(self.owner)
         self.filesystem = filesystem.detect(self.run_dir, state_dir)
         self.note = f'{NOTE_PREFIX}{self.containment.note}; {self.filesystem.note}'
-        # Sandboxes worth making ahead: a control group and a private /tmp.
+        # Sandboxes worth making ahead: a control group and a private /tmp, which must not
+        # hide the launcher's Python.
         self.spares = (spares.Spares(self.containment, self.filesystem)
                        if isinstance(self.containment, (cgroups.CgroupV1, cgroups.CgroupV2))
-                       and isinstance(self.filesystem, filesystem.PrivateMounts) else None)
+                       and isinstance(self.filesystem, filesystem.PrivateMounts)
+                       and filesystem.visible_inside(spares.launcher_interpreter()) else None)
 
     def close(self):
         if self.spares is not None:

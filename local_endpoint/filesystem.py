@@ -42,6 +42,12 @@ class MountRefused(Exception):
     """Why this machine does not let the endpoint give an environment its own mounts."""
 
 
+def visible_inside(path):
+    """Whether a path outside the state folder can be seen from an environment's namespace,
+    where /tmp is the environment's own."""
+    return os.path.commonpath(['/tmp', os.path.realpath(path)]) != '/tmp'
+
+
 class PrivateMounts:
     note = ('a private /tmp of EphemeralStorage MB per environment (ext4, loop-mounted, not '
             'counted as memory), code and layers read-only')

@@ -71,7 +71,8 @@ class Runtimes:
         self.warnings[runtime] = (
             f'No Python {version} found for {runtime}: running on Python '
             f'{sys.version_info.major}.{sys.version_info.minor} instead.')
-        return sys.executable
+        # By its real path: a virtualenv's link may be under /tmp, hidden in the environment.
+        return os.path.realpath(sys.executable)
 
     @staticmethod
     def _version(interpreter):

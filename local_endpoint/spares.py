@@ -10,10 +10,12 @@ EphemeralStorage size that cold starts have used; another is made in the backgro
 priority, when one is taken.
 
 Spares exist only where both the containment and the mounts are the machine's (root,
-cgroups); elsewhere a sandbox is nothing to make ahead.
+cgroups), and where the launcher's Python is outside /tmp, which the sandbox's own /tmp hides
+(a checkout under /tmp); elsewhere cold starts make their sandbox as before.
 """
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -43,6 +45,12 @@ os.setpriority(os.PRIO_PROCESS, 0, 0)
 os.chdir(spec["cwd"])
 os.execve(spec["argv"][0], spec["argv"], spec["env"])
 '''
+
+
+def launcher_interpreter():
+    """The Python that runs the launcher, by its real path: a virtualenv's python is a link,
+    and the link may be under /tmp when its target is not."""
+    return os.path.realpath(sys.executable)
 
 
 class Spare:
@@ -116,7 +124,7 @@ class Spares:
         filesystem = None
         try:
             filesystem = self.filesystem.prepare(label, storage_mb)
-            launcher = [sys.executable, '-S', '-I', '-c', LAUNCHER]
+            launcher = [launcher_interpreter(), '-S', '-I', '-c', LAUNCHER]
             process = subprocess.Popen(
                 group.argv(['nice', '-n', str(NICE), *filesystem.argv(launcher)]),
                 env={'PATH': '/usr/local/bin:/usr/bin:/bin', 'LAMBDA_TASK_ROOT': '/'},

@@ -10,8 +10,11 @@ import tempfile
 import time
 import unittest
 
+from unittest import mock
+
+from local_endpoint import spares as spares_module
 from local_endpoint.containment import Limits, ProcessTree
-from local_endpoint.filesystem import SharedMounts
+from local_endpoint.filesystem import SharedMounts, visible_inside
 from local_endpoint.spares import LAUNCHER, Spares
 
 REPORT = ('import json, os, sys; print(json.dumps({"cwd": os.getcwd(), "env": dict(os.environ), '
@@ -92,3 +95,22 @@ class SparesTest(unittest.TestCase):
         self.spares.ready[512].process.kill()
         self.spares.ready[512].process.wait(5)
         self.assertIsNone(self.spares.take(512))
+
+
+class LauncherPathTest(unittest.TestCase):
+    """The sandbox's /tmp is its own: a launcher whose Python lies under the machine's /tmp
+    (a checkout there, its .venv a link) would not be found inside."""
+
+    def test_what_lies_under_tmp_is_hidden_inside(self):
+        self.assertEqual([visible_inside(path) for path in ('/tmp/x/.venv/bin/python', '/tmp',
+                                                            '/tmpfs/python', '/usr/bin/env')],
+                         [False, False, True, True])
+
+    def test_the_launcher_runs_the_python_a_virtualenv_links_to(self):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        link = os.path.join(folder, 'python')
+        os.symlink('/usr/bin/env', link)
+        with mock.patch.object(spares_module.sys, 'executable', link):
+            self.assertEqual(spares_module.launcher_interpreter(), '/usr/bin/env')
+        self.assertTrue(visible_inside(link))  # under /tmp, but what it runs is not
