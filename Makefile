@@ -257,4 +257,4 @@ demo: bootstrap ## the whole service on the local endpoint: up, infra, deploy, u
 	  $(MAKE) --no-print-directory infra deploy && \
 	  $(TOOLS) -m local_endpoint.demo sample $(LOCAL_STATE)/sample.jpg && \
 	  $(MAKE) --no-print-directory upload FILE=$(LOCAL_STATE)/sample.jpg && \
-	  eval "$$($(MAKE) -s local-env)" && $(TOOLS) -m local_endpoint.demo summary
+	  eval "$$($(MAKE) -s local-env)" && $(TOOLS) -m local_endpoint.demo summary $(LOCAL_STATE)/sample.jpg $(LOCAL_PORT)

@@ -1,7 +1,7 @@
 """The pieces of `make demo` that are not make: a sample photo, and the closing summary.
 
     python -m local_endpoint.demo sample PATH
-    python -m local_endpoint.demo summary
+    python -m local_endpoint.demo summary SAMPLE_PATH LOCAL_PORT
 """
 import os
 import sys
@@ -20,7 +20,24 @@ def sample(path, width=4000, height=3000):
     print(f'sample image: {path} ({width}x{height}, {os.path.getsize(path):,} bytes)')
 
 
-def summary():
+DEFAULT_PORT = '4566'  # the Makefile's LOCAL_PORT
+
+
+def next_steps(sample_path, port):
+    """What to run next, each a command that exists, with the port when it is not the default."""
+    port_setting = '' if str(port) == DEFAULT_PORT else f' LOCAL_PORT={port}'
+    steps = [(f'eval "$(make -s local-env{port_setting})"',
+              'point awscli, boto3 and make at the endpoint'),
+             (f'make upload FILE={sample_path}', 'another upload; waits for the resize'),
+             ('make -C image_resize logs', "follow the resize function's logs"),
+             ('make -C image_list invoke', "the gallery's sample event: result and log tail"),
+             (f'make down{port_setting}', 'stop the endpoint and every function process')]
+    width = max(len(command) for command, _ in steps)
+    return ['The endpoint keeps running: open the gallery, or in this shell:'] + [
+        f'  {command:{width}}  # {why}' for command, why in steps]
+
+
+def summary(sample_path, port):
     s3, logs = boto3.client('s3'), boto3.client('logs')
     bucket = os.environ['RESIZED_BUCKET']
     newest = s3.list_objects_v2(Bucket=bucket, Prefix='uploads/', MaxKeys=1).get('Contents')
@@ -37,8 +54,7 @@ def summary():
           f'(from {metadata.get("source-width")}x{metadata.get("source-height")})')
     print(f'Function: {reports[-1].strip() if reports else "(no REPORT line yet)"}')
     print()
-    print('The endpoint keeps running: open the gallery, or eval "$(make -s local-env)" and use')
-    print('make upload, make logs, make invoke... make down stops it.')
+    print('\n'.join(next_steps(sample_path, port)))
     return 0
 
 
@@ -47,8 +63,8 @@ def main(argv=None):
     if argv[:1] == ['sample'] and len(argv) == 2:
         sample(argv[1])
         return 0
-    if argv == ['summary']:
-        return summary()
+    if argv[:1] == ['summary'] and len(argv) == 3:
+        return summary(*argv[1:])
     print(__doc__, file=sys.stderr)
     return 2
 
