@@ -16,6 +16,8 @@ import urllib.request
 import boto3
 from wand.image import Image
 
+from deploy.tune import percentile
+
 BOUNDARY = 'bench-boundary-3f1c'
 
 
@@ -57,11 +59,6 @@ def retire_environments(lambdas, function, sample):
     lambdas.update_function_configuration(FunctionName=function,
                                           Environment={'Variables': variables})
     lambdas.get_waiter('function_updated_v2').wait(FunctionName=function)
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main():
