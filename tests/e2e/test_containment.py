@@ -156,7 +156,7 @@ class ContainmentTest(EndpointTestCase):
             '    return {"total_mb": disk.f_blocks * disk.f_frsize >> 20, "full": full,\n'
             '            "tempdir": tempdir,\n'
             '            "sees_host_file": os.path.exists(event["host_file"])}\n'),
-            MemorySize=128)
+            MemorySize=128, Timeout=30)  # 300 MB written on 7 % of a core
         self.function('Larger', 'import os\ndef handler(event, context):\n'
                                 '    disk = os.statvfs("/tmp")\n'
                                 '    return disk.f_bavail * disk.f_frsize >> 20\n',
