@@ -272,7 +272,8 @@ class Expansion:
     """Whether make can expand a variable without running anything: no $(shell), $(call)...
     in its definitions or in those of any variable it refers to. A `:=` (or `!=`) definition
     was expanded when make read it, so referring to it runs nothing again. A variable no
-    makefile defines (from the environment, or make's own such as CURDIR) is plain text."""
+    makefile defines (make's own such as CURDIR, or one from the environment or the command
+    line, where only the user can have put an expression) is taken as plain text."""
 
     def __init__(self, definitions):
         self.definitions = definitions
