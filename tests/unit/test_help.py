@@ -433,7 +433,8 @@ class MakeRecipeTest(unittest.TestCase):
     a lookup (here a shell command that leaves a file behind) never runs to print help."""
 
     MAKEFILE = """\
-        TOOLS := PYTHONPATH={root} {python}
+        ROOT := {root}
+        PYTHON ?= {python}
         #: prefix
         APP ?= image-service
         #: the function's name
@@ -445,23 +446,28 @@ class MakeRecipeTest(unittest.TestCase):
         #: its bucket
         BUCKET ?= $(APP)-$(ACCOUNT_ID)
 
-        help: ## this list
-        \t@names="$$($(TOOLS) -m deploy.help --expandable $(MAKEFILE_LIST))" && \\
-        \t  $(MAKE) -s --no-print-directory -f $(firstword $(MAKEFILE_LIST)) help-values \\
-        \t    HELP_VALUES="$$names" | $(TOOLS) -m deploy.help "Sample" $(MAKEFILE_LIST) --values -
+        # As common.mk has them.
+        HELP = PYTHONPATH=$(ROOT) $(PYTHON) -m deploy.help
+        print_help = names="$$($(HELP) --expandable $(MAKEFILE_LIST))" && \\
+          $(MAKE) -s --no-print-directory -f $(firstword $(MAKEFILE_LIST)) help-values \\
+            HELP_VALUES="$$names" | $(HELP) $1 $(MAKEFILE_LIST) --values -
 
         help-values:
         \t@$(foreach name,$(HELP_VALUES),printf '%s=%s\\n' '$(name)' '$(subst ','\\'',$($(name)))';)
+
+        help: ## this list
+        \t@$(call print_help,"$(FUNCTION_NAME) ($(notdir $(CURDIR)))")
         """
 
     def test_make_help_shows_values_and_runs_no_lookup(self):
-        directory = tempfile.mkdtemp()
+        directory = tempfile.mkdtemp(prefix='help-')
         self.addCleanup(shutil.rmtree, directory)
         with open(os.path.join(directory, 'Makefile'), 'w') as handle:
             handle.write(textwrap.dedent(self.MAKEFILE).format(
-                root=ROOT, python=os.path.join(ROOT, '.venv', 'bin', 'python')))
+                root=ROOT, python=sys.executable))
         result = subprocess.run(['make', '-s', 'help', "APP=it's-mine"], cwd=directory,
                                 capture_output=True, text=True, timeout=60, check=True)
+        self.assertTrue(result.stdout.startswith('Resize (help-'), result.stdout)
         self.assertIn("default: image-service, now: it's-mine", result.stdout)
         self.assertIn("computed: $(APP)-$(FUNCTION_NAME), now: it's-mine-Resize", result.stdout)
         self.assertIn('computed: $(APP)-$(ACCOUNT_ID)\n', result.stdout)
