@@ -64,6 +64,7 @@ class FunctionSpec:
     code: bytes = field(compare=False, repr=False)
     layers: tuple = field(compare=False, repr=False)  # zip bytes, in the layers' order
     ephemeral_storage: int = 512  # MB of /tmp
+    architecture: str = 'x86_64'  # Lambda's name for the CPU its code is built for
 
 
 @dataclass

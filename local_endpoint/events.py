@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import logs_backends
 
+from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.environment import INIT_TIMEOUT_SECONDS
 from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
 
@@ -146,6 +147,8 @@ class AsyncInvoker:
                                              on_start=lambda: self._started(attempt))
         except Throttled as error:  # reserved concurrency 0: Lambda retries throttled events
             error_type, error_text = 'TooManyRequestsException', str(error)
+        except ArchitectureMismatch as error:  # retried: a redeploy for this machine may come
+            error_type, error_text = 'InvalidRuntimeException', str(error)
         else:
             if outcome.ok:
                 return

@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from local_endpoint import url_cors
+from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
                                            UnsupportedRuntime)
 
@@ -90,6 +91,8 @@ class HttpFront:
             _, outcome = self.lambdas.invoke(spec, reserved, event)
         except Throttled:
             return json_response(429, {'message': 'Too Many Requests'})
+        except ArchitectureMismatch as refusal:  # the endpoint's own: it says why
+            return json_response(502, {'message': str(refusal)})
         if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
             return json_response(502 if prefix == URL_PREFIX else 500,
                                  {'message': 'Internal Server Error'})

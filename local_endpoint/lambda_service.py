@@ -18,12 +18,13 @@ import uuid
 from moto.awslambda.models import lambda_backends
 from moto.logs.models import logs_backends
 
-from local_endpoint import iam
+from local_endpoint import architectures, iam
 from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
 from local_endpoint.runtime_api import RESPONSE_TOO_LARGE
 
 MAX_CONCURRENCY = 10
 IDLE_SECONDS = 300
+REFUSALS_STREAM = 'local-endpoint/refused'  # invocations the endpoint refused to run
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
 # Lambda's parser (Jackson) names where a payload stopped being JSON this way.
@@ -167,8 +168,9 @@ class Pool:
 
 class LambdaService:
     def __init__(self, state_dir, endpoint_url, runtimes, max_concurrency=MAX_CONCURRENCY,
-                 idle_seconds=IDLE_SECONDS):
+                 idle_seconds=IDLE_SECONDS, machine=architectures.MACHINE):
         self.state_dir = state_dir
+        self.machine = machine  # the architecture (Lambda's name) of the CPU functions run on
         self.endpoint_url = endpoint_url
         self.runtimes = runtimes  # local_endpoint.runtimes.Runtimes
         self.max_concurrency = max_concurrency
@@ -199,7 +201,8 @@ class LambdaService:
             layer_arns=tuple(layer['Arn'] for layer in function.layers), role=function.role,
             account=account,
             region=region, code=function.code_bytes, layers=layers,
-            ephemeral_storage=function.ephemeral_storage), function.reserved_concurrency
+            ephemeral_storage=function.ephemeral_storage,
+            architecture=architectures.of(function)), function.reserved_concurrency
 
     def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None):
         """Run one invocation; returns (request id, Outcome). on_start is called once an
@@ -207,6 +210,10 @@ class LambdaService:
         limit = self.max_concurrency if reserved is None else int(reserved)
         if limit == 0:
             raise Throttled('Rate Exceeded.')
+        refusal = architectures.refusal(spec.name, spec.architecture, self.machine)
+        if refusal is not None:  # in the function's log too: an async caller reads it there
+            self._put_log_lines(spec, REFUSALS_STREAM, [f'[local endpoint] {refusal}'])
+            raise architectures.ArchitectureMismatch(refusal)
         with self.lock:
             pool = self.pools.setdefault((spec.account, spec.region, spec.name), Pool())
         environment = pool.acquire(spec, limit, lambda: ExecutionEnvironment(
@@ -244,6 +251,11 @@ class LambdaService:
         lines = ([f'START RequestId: {request_id} Version: {spec.version}'] + notes
                  + outcome.log_lines + [f'END RequestId: {request_id}', report])
         outcome.log_lines = lines
+        self._put_log_lines(spec, environment.log_stream, lines)
+
+    @staticmethod
+    def _put_log_lines(spec, stream, lines):
+        """Into the function's log group, made on its first invocation as Lambda makes it."""
         logs = logs_backends[spec.account][spec.region]
         group = f'/aws/lambda/{spec.name}'
         if group not in logs.groups:
@@ -251,11 +263,11 @@ class LambdaService:
                 logs.create_log_group(group, {})
             except Exception:  # created meanwhile by another invocation
                 pass
-        if environment.log_stream not in logs.groups[group].streams:
-            logs.create_log_stream(group, environment.log_stream)
+        if stream not in logs.groups[group].streams:
+            logs.create_log_stream(group, stream)
         now = int(time.time() * 1000)
-        logs.put_log_events(group, environment.log_stream,
-                            [{'timestamp': now, 'message': line} for line in lines])
+        logs.put_log_events(group, stream, [{'timestamp': now, 'message': line}
+                                            for line in lines])
 
     def _reaper(self):
         while not self.closed.wait(5):

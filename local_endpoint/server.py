@@ -22,8 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import (code_limits, execution_host, iam, invoke_auth, post_policy,
-                            request_guard, s3_cors)
+from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
+                            post_policy, request_guard, s3_cors)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -55,6 +55,7 @@ class Endpoint:
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         code_limits.install()
+        architectures.install()  # after: Architectures is checked before the zip, as on AWS
         self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
@@ -233,6 +234,10 @@ class Endpoint:
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
         except Throttled as error:
             return lambda_error(429, 'TooManyRequestsException', str(error))
+        except architectures.ArchitectureMismatch as error:
+            # Lambda's type for a runtime it cannot provide, but 400 where AWS answers 502:
+            # SDKs retry a 502 (awscli 1.x five times, up to 15 s), and no retry can help.
+            return lambda_error(400, 'InvalidRuntimeException', str(error))
         except UnpackError as error:
             return lambda_error(502, 'InvalidZipFileException',
                                 f'Lambda could not unzip the deployment package: {error}')
