@@ -1,12 +1,14 @@
 # Settings shared by the top-level Makefile and every function's Makefile (via lambda.mk).
 #
 # Every variable can be overridden from the command line (make VAR=value), an optional
-# config.mk next to this file (copy config.mk.example), or the environment, in that order
-# of precedence. Values that need AWS (account, region, bucket names) are looked up only when
-# a recipe uses them, so building needs no credentials.
+# config-$(STAGE).mk then config.mk next to this file (copy config.mk.example), or the
+# environment, in that order of precedence. Values that need AWS (account, region) are asked
+# of AWS by the deploy itself, once, so building needs no credentials.
 
 ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
--include $(ROOT)/config.mk
+#: dev or prod: every name gets it, so stages live side by side; each has config-STAGE.mk
+STAGE ?= dev
+-include $(ROOT)/config-$(STAGE).mk $(ROOT)/config.mk
 
 # $(call once,VAR,command): run the shell command the first time VAR is expanded, then reuse it.
 # Its errors are silenced: make expands a whole recipe before running it, so a lookup runs
@@ -24,29 +26,15 @@ AWS ?= $(VENV)/bin/aws
 # AWS account and naming
 #: prefix of every name this project creates
 APP ?= image-service
-#: AWS region (AWS_REGION, AWS_DEFAULT_REGION or aws configure)
-REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),$(call once,REGION,$(AWS) configure get region))
-#: from aws sts get-caller-identity
-ACCOUNT_ID ?= $(call once,ACCOUNT_ID,$(AWS) sts get-caller-identity --query Account --output text)
-#: aws, aws-cn or aws-us-gov
-PARTITION ?= $(call once,PARTITION,$(AWS) sts get-caller-identity --query Arn --output text | cut -d: -f2)
-#: bucket the browser and curl upload to
-UPLOAD_BUCKET ?= $(APP)-uploads-$(ACCOUNT_ID)-$(REGION)
-#: bucket the resized images go to
-RESIZED_BUCKET ?= $(APP)-resized-$(ACCOUNT_ID)-$(REGION)
-#: key prefix of uploads (the trigger's filter)
-UPLOAD_PREFIX ?= uploads/
-#: name of the image_resize function
-RESIZE_FUNCTION ?= ResizeImage
-#: name of the image_list function
-LIST_FUNCTION ?= ListImage
-#: IAM role of the image_resize function
-RESIZE_ROLE ?= $(APP)-$(RESIZE_FUNCTION)
-#: IAM role of the image_list function
-LIST_ROLE ?= $(APP)-$(LIST_FUNCTION)
+#: AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or aws configure)
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION))
+#: AWS account (default: the deploy asks sts get-caller-identity)
+ACCOUNT_ID ?=
+#: aws, aws-cn or aws-us-gov (default: from sts get-caller-identity)
+PARTITION ?=
 
 # Lambda platform
-#: Lambda runtime of both functions
+#: Lambda runtime of the functions
 RUNTIME ?= python3.12
 #: x86_64 or arm64
 ARCH ?= x86_64
@@ -62,26 +50,18 @@ $(VENV_STAMP): $(ROOT)/requirements.txt
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r $(ROOT)/requirements.txt
 	@touch $@
 
-# Fails with one clear sentence when AWS cannot be reached with the current credentials.
-define require_aws
-$(AWS) sts get-caller-identity --output text >/dev/null 2>$(ROOT)/.aws-error || { \
-  echo "error: cannot reach AWS$(if $(AWS_ENDPOINT_URL), at $(AWS_ENDPOINT_URL),): check your credentials (aws configure, AWS_PROFILE) and region." >&2; \
-  sed 's/^/  /' $(ROOT)/.aws-error >&2; rm -f $(ROOT)/.aws-error; exit 1; }; rm -f $(ROOT)/.aws-error; \
-test -n "$(REGION)" || { echo "error: no AWS region: set AWS_REGION or run aws configure." >&2; exit 1; }
-endef
+# Fails at once with one clear sentence when nothing answers at AWS_ENDPOINT_URL, the
+# credentials are refused or no region is set (deploy/aws.py), before awscli's retries would.
+require_aws = $(TOOLS) -m deploy.aws
 
-# `make help`: targets from their "## " comments; variables from the "#: " line above one of
-# their definitions, each with its first definition (the function's own Makefile comes first),
-# printed as written: nothing is looked up in AWS to print them.
-define print_help
-@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-@echo ""
-@echo "Variables (command line, config.mk or environment):"
-@awk '/^#: / {text = substr($$0, 4); next} \
-  /^[A-Z_]+ \?= / {name = $$1; value = $$0; sub(/^[A-Z_]+ \?= */, "", value); \
-    if (!(name in first)) first[name] = value; \
-    if (text != "" && !(name in doc)) {doc[name] = text; order[++count] = name}} \
-  {text = ""} \
-  END {for (i = 1; i <= count; i++) printf "  %-18s %s\n  %-18s   default: %s\n", \
-    order[i], doc[order[i]], "", first[order[i]]}' $(MAKEFILE_LIST)
-endef
+# `make help`: deploy.help reads the "## " and "#: " comments of every makefile make read; make
+# expands for it only the variables it names (no $(shell), no $(call)), so nothing asks AWS.
+# Standard library only: it runs with $(PYTHON), so make help works before make bootstrap.
+HELP = PYTHONPATH=$(ROOT) $(PYTHON) -m deploy.help
+print_help = names="$$($(HELP) --expandable $(MAKEFILE_LIST))" && \
+  $(MAKE) -s --no-print-directory -f $(firstword $(MAKEFILE_LIST)) help-values \
+    HELP_VALUES="$$names" | $(HELP) $1 $(MAKEFILE_LIST) --values -
+
+.PHONY: help-values
+help-values:
+	@$(foreach name,$(HELP_VALUES),printf '%s=%s\n' '$(name)' '$(subst ','\'',$($(name)))';)

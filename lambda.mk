@@ -2,9 +2,11 @@
 # includes this file; nothing else. Run `make help` in a function folder for the list.
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
-# Function (set by the function's Makefile)
+# Function (set by the function's Makefile; what it needs around it is in its function.json)
+#: the function's base name (the stage is added to it)
+NAME ?= $(notdir $(CURDIR))
 #: the function's name in Lambda
-FUNCTION_NAME ?= $(notdir $(CURDIR))
+FUNCTION_NAME ?= $(NAME)-$(STAGE)
 #: module.function Lambda calls
 HANDLER ?= handler.handler
 #: the deployment zip, built in this folder
@@ -13,14 +15,14 @@ ZIPFILE_NAME ?= $(notdir $(CURDIR)).zip
 TIMEOUT ?= 30
 #: megabytes (CPU grows with it; 1769 MB is one vCPU)
 MEMORY_SIZE ?= 256
-#: IAM role the function runs as
+#: the function's description in Lambda (default: function.json's)
+DESCRIPTION ?=
+#: IAM role the function runs as (make infra writes it from function.json's permissions)
 ROLE_NAME ?= $(APP)-$(FUNCTION_NAME)
-#: its ARN
-ROLE_ARN ?= arn:$(PARTITION):iam::$(ACCOUNT_ID):role/$(ROLE_NAME)
-#: layer version ARNs, space separated
+#: layer version ARNs, space separated (besides a layer function.json declares)
 LAYERS ?=
-#: make variables passed to the function as environment variables (empty ones are left out)
-FUNCTION_ENV ?=
+#: days the function's log group keeps its logs (empty: forever)
+LOG_RETENTION_DAYS ?= 30
 #: payload for make invoke
 EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
 #: how far back make logs starts
@@ -36,8 +38,8 @@ PRICE_PER_MILLION_REQUESTS ?= 0.20
 #: USD per GB-second, for make tune's cost (us-east-1: x86_64 0.0000166667, arm64 0.0000133334)
 PRICE_PER_GB_SECOND ?= $(if $(filter arm64,$(ARCH)),0.0000133334,0.0000166667)
 #: names left out of the zip, besides caches, hidden files, tests and zips
-ZIP_EXCLUDE ?= Makefile requirements.txt events
-#: refuse to create a function needing ImageMagick without a layer (real AWS only by default)
+ZIP_EXCLUDE ?= Makefile requirements.txt events function.json
+#: refuse to deploy a function whose declared layer is not published (real AWS only by default)
 LAYER_REQUIRED ?= $(if $(AWS_ENDPOINT_URL),,yes)
 
 # A layer of the function's own, when its Makefile sets LAYER_LOCK (image_resize: ImageMagick)
@@ -59,8 +61,6 @@ DEBIAN_MIRROR ?= http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR ?= http://deb.debian.org/debian-security
 
 BUILD_DIR := .build
-DEPLOYED_JSON := $(BUILD_DIR)/deployed.json
-ENV_JSON := $(BUILD_DIR)/environment.json
 
 ifeq ($(filter python3.%,$(RUNTIME)),)
 $(error RUNTIME=$(RUNTIME) is not a Python 3 Lambda runtime (e.g. python3.12); python2.7 can no longer be deployed)
@@ -90,12 +90,15 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
   --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
 
 .DEFAULT_GOAL := help
-.PHONY: help clean_pyc install_deps build size create update deploy invoke logs delete clean \
-  layer layer-check layer-publish layer-lock tune
+.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra invoke \
+  logs delete clean layer layer-check layer-publish layer-lock tune
 
 help: ## this list
-	@echo "$(FUNCTION_NAME) ($(notdir $(CURDIR))): targets"
-	$(print_help)
+	@$(call print_help,"$(FUNCTION_NAME) ($(notdir $(CURDIR)))")
+
+test: | $(VENV_STAMP) ## run the function's own tests (its tests/ folder), with the project's Python
+	@if test -d tests; then PYTHONPATH=. $(VENV_PYTHON) -m unittest discover -s tests; \
+	else echo "$(notdir $(CURDIR)) has no tests/ folder"; fi
 
 clean_pyc: ## remove Python caches from the source folder
 	@find . -path ./$(BUILD_DIR) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} + \
@@ -103,9 +106,9 @@ clean_pyc: ## remove Python caches from the source folder
 
 install_deps: $(DEPS_STAMP) ## pip-install requirements.txt for Lambda's platform into .build/
 
-$(DEPS_STAMP): requirements.txt | $(VENV_STAMP)
+$(DEPS_STAMP): $(wildcard requirements.txt) | $(VENV_STAMP)
 	@rm -rf $(DEPS_DIR) $(BUILD_DIR)/deps-*.stamp && mkdir -p $(DEPS_DIR)
-	@if grep -qvE '^[[:space:]]*(#|$$)' requirements.txt; then \
+	@if grep -qsvE '^[[:space:]]*(#|$$)' requirements.txt; then \
 	  echo "$(FUNCTION_NAME): installing requirements.txt for $(RUNTIME) on $(ARCH) ($(PLATFORMS))"; \
 	  $(PIP_HOME) $(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
 	    --target $(DEPS_DIR) --implementation cp --python-version $(PYTHON_VERSION) \
@@ -121,102 +124,34 @@ $(ZIPFILE_NAME): $(SOURCES) $(DEPS_STAMP) $(ROOT)/deploy/zipper.py
 size: build ## the zip's sizes against Lambda's limits
 	@$(TOOLS) -m deploy.zipper report $(ZIPFILE_NAME)
 
-# Saves the deployed configuration to $(DEPLOYED_JSON), or removes it when the function does not
-# exist; any other error (credentials, network) stops make with AWS's own message.
-define fetch_deployed
-mkdir -p $(BUILD_DIR); rm -f $(DEPLOYED_JSON); \
-$(AWS) lambda get-function-configuration --function-name $(FUNCTION_NAME) --output json \
-  > $(DEPLOYED_JSON).tmp 2> $(BUILD_DIR)/aws-error.txt && mv $(DEPLOYED_JSON).tmp $(DEPLOYED_JSON) \
-  || { rm -f $(DEPLOYED_JSON).tmp; grep -q ResourceNotFoundException $(BUILD_DIR)/aws-error.txt \
-       || { cat $(BUILD_DIR)/aws-error.txt >&2; exit 1; }; }
-endef
+# What the deploy reads: the settings every function has, and every make variable its
+# function.json names as ${NAME}.
+DECLARED_NAMES = $(shell grep -o '\$${[A-Za-z_][A-Za-z0-9_]*}' function.json 2>/dev/null | tr -d '$${}' | sort -u)
+SETTING_NAMES = FUNCTION_NAME HANDLER RUNTIME ARCH TIMEOUT MEMORY_SIZE ROLE_NAME ZIPFILE_NAME \
+  LAYERS LOG_RETENTION_DAYS DESCRIPTION APP STAGE ACCOUNT_ID REGION PARTITION $(DECLARED_NAMES)
+DEPLOY = $(TOOLS) -m deploy
 
-define require_function
-test -f $(DEPLOYED_JSON) || { echo "error: function $(FUNCTION_NAME) does not exist in $(REGION): run make create first." >&2; exit 1; }
-endef
+settings: ## print the settings the deploy reads (NAME=VALUE), as make settles them
+	@printf '%s\n' $(foreach name,$(sort $(SETTING_NAMES)),'$(name)=$(subst ','\'',$($(name)))')
 
-define write_environment
-$(TOOLS) -m deploy.plan environment $(ENV_JSON) $(foreach name,$(FUNCTION_ENV),'$(name)=$($(name))')
-endef
+plan: build ## print what make deploy would run (every awscli command), and run nothing
+	@$(DEPLOY) plan .
 
-# In a variable: commas inside $(if ...) would split its arguments.
-NO_LAYER_ERROR = error: $(FUNCTION_NAME) needs ImageMagick, which Lambda's $(RUNTIME) runtime \
-  does not have, and no layer provides it in $(REGION) for $(ARCH): every resize would fail \
-  with 'MagickWand shared library not found'. Run make layer-publish (it builds the ImageMagick \
-  layer and publishes it; create then attaches it), or set IMAGEMAGICK_LAYER_ARN.
-
-OLD_RUNTIME_ERROR = error: RUNTIME=$(RUNTIME) runs on Amazon Linux 2 (glibc 2.26), older than \
-  the layer's libraries need (glibc 2.29): the layer is for python3.12 and newer.
-
-define require_layer
-$(if $(NEEDS_IMAGEMAGICK),$(if $(strip $(LAYERS)),,$(if $(LAYER_REQUIRED),echo "$(NO_LAYER_ERROR)" >&2; exit 1)))
-endef
-
-CREATE_FUNCTION = $(AWS) lambda create-function --function-name $(FUNCTION_NAME) \
-  --runtime $(RUNTIME) --architectures $(ARCH) --role $(ROLE_ARN) --handler $(HANDLER) \
-  --timeout $(TIMEOUT) --memory-size $(MEMORY_SIZE) --environment file://$(ENV_JSON) \
-  $(if $(strip $(LAYERS)),--layers $(LAYERS)) --zip-file fileb://$(ZIPFILE_NAME) --publish
-
-create: build ## create the function, then wait until it is active
-	@$(require_aws)
-	@$(fetch_deployed)
-	@if test -f $(DEPLOYED_JSON); then echo "error: function $(FUNCTION_NAME) already exists in $(REGION): use make update (or make deploy)." >&2; exit 1; fi
-	@$(require_layer)
-	@$(write_environment)
-	@echo "$(CREATE_FUNCTION)"
-	@attempt=1; until $(CREATE_FUNCTION) --query '[FunctionArn, Version, CodeSha256]' --output text 2> $(BUILD_DIR)/aws-error.txt; do \
-	  if grep -q 'cannot be assumed' $(BUILD_DIR)/aws-error.txt && test $$attempt -lt 10; then \
-	    echo "  the role $(ROLE_NAME) is not usable by Lambda yet (IAM takes seconds to propagate); retrying"; \
-	    attempt=$$((attempt + 1)); sleep 3; continue; fi; \
-	  cat $(BUILD_DIR)/aws-error.txt >&2; \
-	  if grep -q 'cannot be assumed' $(BUILD_DIR)/aws-error.txt; then echo "hint: run make infra first: it creates the role $(ROLE_NAME)." >&2; fi; \
-	  exit 1; done
-	$(AWS) lambda wait function-active-v2 --function-name $(FUNCTION_NAME)
-	@echo "$(FUNCTION_NAME): active"
+create: build ## create the function, its role, log group and triggers; wait until it is active
+	@$(DEPLOY) create .
 
 update: build ## publish new code only if its CodeSha256 changed; update the configuration if it changed
-	@$(require_aws)
-	@$(fetch_deployed)
-	@$(require_function)
-	@$(require_layer)
-	@$(write_environment)
-	@actions=$$($(TOOLS) -m deploy.plan changes $(DEPLOYED_JSON) --zip $(ZIPFILE_NAME) \
-	    --architecture $(ARCH) --runtime $(RUNTIME) --handler $(HANDLER) --timeout $(TIMEOUT) \
-	    --memory-size $(MEMORY_SIZE) --role $(ROLE_ARN) --layers '$(strip $(LAYERS))' \
-	    --environment $(ENV_JSON)) || exit 1; \
-	case " $$actions " in *" configuration "*) \
-	  echo "$(FUNCTION_NAME): updating the configuration"; \
-	  $(AWS) lambda update-function-configuration --function-name $(FUNCTION_NAME) \
-	    --runtime $(RUNTIME) --role $(ROLE_ARN) --handler $(HANDLER) --timeout $(TIMEOUT) \
-	    --memory-size $(MEMORY_SIZE) --environment file://$(ENV_JSON) \
-	    $(if $(strip $(LAYERS)),--layers $(LAYERS),--cli-input-json '{"Layers": []}') \
-	    --query LastUpdateStatus --output text >/dev/null \
-	  && $(AWS) lambda wait function-updated-v2 --function-name $(FUNCTION_NAME) || exit 1;; \
-	*) echo "$(FUNCTION_NAME): configuration unchanged";; esac; \
-	case " $$actions " in *" code "*) \
-	  echo "$(FUNCTION_NAME): publishing new code"; \
-	  $(AWS) lambda update-function-code --function-name $(FUNCTION_NAME) \
-	    --zip-file fileb://$(ZIPFILE_NAME) --architectures $(ARCH) --publish \
-	    --query '[Version, CodeSha256]' --output text \
-	  && $(AWS) lambda wait function-updated-v2 --function-name $(FUNCTION_NAME) || exit 1;; \
-	*) echo "$(FUNCTION_NAME): code unchanged (CodeSha256 $$($(TOOLS) -m deploy.zipper sha256 $(ZIPFILE_NAME)))"; \
-	  case " $$actions " in *" configuration "*) \
-	    $(AWS) lambda publish-version --function-name $(FUNCTION_NAME) --query Version --output text \
-	      | sed 's/^/  published version /';; esac;; esac
+	@$(DEPLOY) update .
 
-deploy: build ## create the function, or update it if it exists
-	@$(require_aws)
-	@$(fetch_deployed)
-	@if test -f $(DEPLOYED_JSON); then $(MAKE) --no-print-directory update; else $(MAKE) --no-print-directory create; fi
+deploy: build ## create the function, or update it if it exists; then wire what it declares
+	@$(DEPLOY) deploy .
+
+infra: ## create or update what the function needs (role, log group, buckets) and wire it if it exists
+	@$(DEPLOY) infra .
 
 invoke: ## invoke once with EVENT=events/<file>.json; print the result and the log tail
 	@test -f "$(EVENT)" || { echo "error: no event file '$(EVENT)': pass EVENT=events/<file>.json" >&2; exit 1; }
-	@$(require_aws)
-	@$(fetch_deployed)
-	@$(require_function)
-	$(AWS) lambda invoke --function-name $(FUNCTION_NAME) --payload fileb://$(EVENT) \
-	  --log-type Tail --output json $(BUILD_DIR)/response.json > $(BUILD_DIR)/invocation.json
-	@$(TOOLS) -m deploy.logs report $(BUILD_DIR)/invocation.json $(BUILD_DIR)/response.json
+	@$(DEPLOY) invoke . --event '$(EVENT)'
 
 tune: | $(VENV_STAMP) ## duration and cost at TUNE_MEMORY_SIZES with EVENT, on the local endpoint only
 	@test -f "$(EVENT)" || { echo "error: no event file '$(EVENT)': pass EVENT=events/<file>.json" >&2; exit 1; }
@@ -233,12 +168,11 @@ logs: ## follow the function's CloudWatch logs (aws logs tail --follow; SINCE=10
 	  $(AWS) logs tail /aws/lambda/$(FUNCTION_NAME) --follow --since $(SINCE); \
 	else $(TOOLS) -m deploy.logs tail /aws/lambda/$(FUNCTION_NAME) --follow --since $(SINCE); fi
 
-delete: ## delete the function from Lambda
-	@$(require_aws)
-	@$(fetch_deployed)
-	@$(require_function)
-	$(AWS) lambda delete-function --function-name $(FUNCTION_NAME)
-	@echo "$(FUNCTION_NAME): deleted"
+delete: ## delete the function from Lambda, and the triggers that point at it
+	@$(DEPLOY) delete .
+
+OLD_RUNTIME_ERROR = error: RUNTIME=$(RUNTIME) runs on Amazon Linux 2 (glibc 2.26), older than \
+  the layer's libraries need (glibc 2.29): the layer is for python3.12 and newer.
 
 layer: | $(VENV_STAMP) ## build the function's layer zip from its locked Debian packages (only when an input changed)
 	@test -n "$(LAYER_LOCK)" || { echo "error: $(FUNCTION_NAME) has no layer (LAYER_LOCK is not set)" >&2; exit 1; }

@@ -22,7 +22,7 @@ BENCH_KEY = 'uploads/bench-memory-sizes.jpg'
 
 
 def s3_event(bucket, key):
-    with open(EVENTS['ResizeImage']) as handle:
+    with open(EVENTS['ResizeImage-dev']) as handle:
         event = json.load(handle)
     record = event['Records'][0]
     record['s3']['bucket'].update(name=bucket, arn=f'arn:aws:s3:::{bucket}')
@@ -39,9 +39,9 @@ def run(invocations, progress=print):
         read_timeout=tune.LONGEST_INVOCATION_SECONDS, retries={'max_attempts': 1}))
     s3 = boto3.client('s3')
     figures = {}
-    rows = tune.measure(lambdas, 'ListImage', EVENTS['ListImage'], SIZES, invocations,
+    rows = tune.measure(lambdas, 'ListImage-dev', EVENTS['ListImage-dev'], SIZES, invocations,
                         progress=_silent)
-    figures['ListImage'] = tune.table(rows, tune.Prices())
+    figures['ListImage-dev'] = tune.table(rows, tune.Prices())
     progress('  ListImage measured at ' + ', '.join(f'{size} MB' for size in SIZES))
     with tempfile.TemporaryDirectory() as folder:
         event_path, photo_path = os.path.join(folder, 'event.json'), os.path.join(folder, 'p.jpg')
@@ -49,12 +49,12 @@ def run(invocations, progress=print):
             json.dump(s3_event(os.environ['UPLOAD_BUCKET'], BENCH_KEY), handle)
         with open(photo_path, 'wb') as handle:
             handle.write(photo(1600, 1200))
-        arn = lambdas.get_function_configuration(FunctionName='ResizeImage')['FunctionArn']
+        arn = lambdas.get_function_configuration(FunctionName='ResizeImage-dev')['FunctionArn']
         with tune.InputObject(s3, photo_path, [(os.environ['UPLOAD_BUCKET'], BENCH_KEY)], arn,
                               progress=_silent) as put_back:
-            rows = tune.measure(lambdas, 'ResizeImage', event_path, SIZES, invocations,
+            rows = tune.measure(lambdas, 'ResizeImage-dev', event_path, SIZES, invocations,
                                 before_each=put_back, progress=_silent)
-    figures['ResizeImage'] = tune.table(rows, tune.Prices())
+    figures['ResizeImage-dev'] = tune.table(rows, tune.Prices())
     progress('  ResizeImage measured at ' + ', '.join(f'{size} MB' for size in SIZES))
     return figures
 
@@ -62,7 +62,7 @@ def run(invocations, progress=print):
 def table(figures):
     lines = []
     for function, rows in figures.items():
-        what = ('its sample HTTP event' if function == 'ListImage'
+        what = ('its sample HTTP event' if function == 'ListImage-dev'
                 else 'a 1600x1200 JPEG (S3 event)')
         lines += [f'   {function}, {what}:'] + [f'     {line}' for line in rows]
     return lines

@@ -16,8 +16,8 @@ import boto3
 from bench.upload_latency import one_upload, percentile, photo, post, retire_environments
 from deploy.functions import ROOT, load
 
-EVENTS = {'ResizeImage': os.path.join(ROOT, 'image_resize', 'events', 's3-put.json'),
-          'ListImage': os.path.join(ROOT, 'image_list', 'events', 'http-get.json')}
+EVENTS = {'ResizeImage-dev': os.path.join(ROOT, 'image_resize', 'events', 's3-put.json'),
+          'ListImage-dev': os.path.join(ROOT, 'image_list', 'events', 'http-get.json')}
 
 
 def summary(values):
@@ -49,10 +49,10 @@ def uploads(sizes, warm, cold, progress=print):
         since = int(time.time() * 1000)
         warm_times = [one_upload(gallery, s3, bucket, body) for _ in range(warm)]
         time.sleep(0.3)  # the last REPORT line is written after the object
-        durations = report_durations('ResizeImage', since)
+        durations = report_durations('ResizeImage-dev', since)
         cold_times = []
         for sample in range(cold):
-            retire_environments(lambdas, 'ResizeImage', f'upload-{time.time_ns()}-{sample}')
+            retire_environments(lambdas, 'ResizeImage-dev', f'upload-{time.time_ns()}-{sample}')
             cold_times.append(one_upload(gallery, s3, bucket, body))
         label = f'{width}x{height} JPEG'
         figures[label] = {'bytes': len(body), 'warm': summary(warm_times),
@@ -161,7 +161,7 @@ def gallery(sizes, requests, progress=print):
                 response.read()
             times.append((time.perf_counter() - started) * 1000)
         time.sleep(0.3)
-        events = logs.filter_log_events(logGroupName='/aws/lambda/ListImage', startTime=since)
+        events = logs.filter_log_events(logGroupName='/aws/lambda/ListImage-dev', startTime=since)
         durations = [float(re.search(r'Duration: ([\d.]+) ms', event['message'])[1])
                      for event in events['events'] if event['message'].startswith('REPORT')]
         # The one S3 call a page makes, alone: what the store itself costs at this size.

@@ -75,7 +75,7 @@ def main():
     warm = [one_upload(gallery, s3, bucket, body) for _ in range(arguments.warm)]
     cold = []
     for sample in range(arguments.cold):
-        retire_environments(lambdas, 'ResizeImage', f'{time.time_ns()}-{sample}')
+        retire_environments(lambdas, 'ResizeImage-dev', f'{time.time_ns()}-{sample}')
         cold.append(one_upload(gallery, s3, bucket, body))
     print(f'{arguments.size} JPEG ({len(body):,} bytes), upload POST to resized object visible:')
     for name, values in (('warm', warm), ('cold', cold)):

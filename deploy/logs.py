@@ -14,13 +14,14 @@ import sys
 import time
 from datetime import datetime, timezone
 
-import boto3
 
 
-def report(invocation_path, response_path):
-    """Print the payload and the decoded log tail; fail when the function failed."""
-    with open(invocation_path) as handle:
-        invocation = json.load(handle)
+def report(invocation, response_path):
+    """Print the payload and the decoded log tail; fail when the function failed.
+    `invocation` is what `aws lambda invoke` answered, or the file it was saved in."""
+    if isinstance(invocation, str):
+        with open(invocation) as handle:
+            invocation = json.load(handle)
     with open(response_path, 'rb') as handle:
         payload = handle.read().decode(errors='replace')
     try:
@@ -46,6 +47,7 @@ def since_millis(since, now=None):
 
 
 def tail(group, since, follow, poll_seconds=1.0, logs=None):
+    import boto3  # 0.8 s of imports, which make invoke does without
     logs = logs or boto3.client('logs')
     start = since_millis(since)
     seen = set()

@@ -46,7 +46,7 @@ def summary(sample_path, port):
         return 1
     key = newest[0]['Key']
     metadata = s3.head_object(Bucket=bucket, Key=key)['Metadata']
-    events = logs.filter_log_events(logGroupName='/aws/lambda/ResizeImage')['events']
+    events = logs.filter_log_events(logGroupName='/aws/lambda/ResizeImage-dev')['events']
     reports = [event['message'] for event in events if event['message'].startswith('REPORT')]
     print()
     print(f'Gallery:  {os.environ.get("GALLERY_URL", "(make url)")}')

@@ -21,8 +21,8 @@ from tests import images
 from tests.workspace import ProjectCopyTestCase, make
 
 REGION = 'us-east-1'
-UPLOAD_BUCKET = f'image-service-uploads-123456789012-{REGION}'
-RESIZED_BUCKET = f'image-service-resized-123456789012-{REGION}'
+UPLOAD_BUCKET = f'image-service-dev-uploads-123456789012-{REGION}'
+RESIZED_BUCKET = f'image-service-dev-resized-123456789012-{REGION}'
 
 
 def local_environment(url):
@@ -107,7 +107,7 @@ class EndpointTestCase(ProjectCopyTestCase):
         cls.environment = local_environment(cls.url)
         cls.run_make('infra', 'create')
         cls.gallery = cls.client('lambda').get_function_url_config(
-            FunctionName='ListImage')['FunctionUrl']
+            FunctionName='ListImage-dev')['FunctionUrl']
 
     @classmethod
     def tearDownClass(cls):
@@ -167,7 +167,7 @@ class EndpointTestCase(ProjectCopyTestCase):
         return elapsed
 
     def resized_keys(self):
-        return [json.loads(line)['key'] for line in self.log_messages('ResizeImage')
+        return [json.loads(line)['key'] for line in self.log_messages('ResizeImage-dev')
                 if line.startswith('{') and '"resized"' in line]
 
     def wait_for(self, predicate, seconds=60, what='condition'):
@@ -198,7 +198,7 @@ class EndpointTestCase(ProjectCopyTestCase):
     def deploy_function(self, name, source, **settings):
         lambdas = self.client('lambda')
         lambdas.create_function(FunctionName=name, Runtime='python3.12',
-                                Role='arn:aws:iam::123456789012:role/image-service-ResizeImage',
+                                Role='arn:aws:iam::123456789012:role/image-service-ResizeImage-dev',
                                 Handler='handler.handler', Code={'ZipFile': function_zip(source)},
                                 **settings)
         self.addCleanup(lambdas.delete_function, FunctionName=name)

@@ -43,12 +43,12 @@ class HostileCorpusTests:
         return form['key'], status, body
 
     def starts(self):
-        return sum(line.startswith('START') for line in self.log_messages('ResizeImage'))
+        return sum(line.startswith('START') for line in self.log_messages('ResizeImage-dev'))
 
     def failed_attempts(self):
         """Every attempt that ended in an error: its log lines, START to REPORT."""
         attempts, current = [], []
-        for line in self.log_messages('ResizeImage'):
+        for line in self.log_messages('ResizeImage-dev'):
             current = [line] if line.startswith('START') else current + [line]
             if line.startswith('REPORT') and 'Status: error' in line:
                 attempts.append('\n'.join(current))
@@ -102,7 +102,7 @@ class HostileCorpusTests:
                 key = uploaded[name]
                 self.assertEqual(self.tags(key)['resize-reason'], reason)
                 self.assertIsNone(self.exists(RESIZED_BUCKET, key))
-                logged = [line for line in self.log_messages('ResizeImage')
+                logged = [line for line in self.log_messages('ResizeImage-dev')
                           if key in line and '"rejected"' in line]
                 self.assertEqual(len(logged), 1, 'one log line saying why')
         # No retry storm: one invocation per upload, refused ones included.
@@ -132,7 +132,7 @@ class HostileUseTest(HostileCorpusTests, EndpointTestCase):
             'bucket': RESIZED_BUCKET, 'count': 6, 'status': 503, 'code': 'SlowDown'})[0], 201)
         key, status, _ = self.upload(images.jpeg(1200, 900), 'image/jpeg')
         self.assertEqual(status, 204)
-        failures = lambda: [line for line in self.log_messages('ResizeImage')
+        failures = lambda: [line for line in self.log_messages('ResizeImage-dev')
                             if key in line and '"failed"' in line]
         self.wait_for(failures, what='the first failed attempt')
         self.assertTrue(self.exists(UPLOAD_BUCKET, key), 'the original outlives a failed attempt')
@@ -140,7 +140,7 @@ class HostileUseTest(HostileCorpusTests, EndpointTestCase):
                       what='the retry to succeed')
         self.wait_for(lambda: not self.exists(UPLOAD_BUCKET, key), what='the original deleted')
         self.assertEqual(len(failures()), 2)
-        resized = [line for line in self.log_messages('ResizeImage')
+        resized = [line for line in self.log_messages('ResizeImage-dev')
                    if key in line and '"resized"' in line]
         self.assertEqual(len(resized), 1)
         listing = self.client('s3').list_objects_v2(Bucket=RESIZED_BUCKET, Prefix=key)

@@ -13,8 +13,8 @@ from tests import images
 from tests.e2e.endpoint import (REGION, RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase,
                                 fetch, post_form)
 
-RESIZE_ROLE = 'image-service-ResizeImage'
-LIST_ROLE = 'image-service-ListImage'
+RESIZE_ROLE = 'image-service-ResizeImage-dev'
+LIST_ROLE = 'image-service-ListImage-dev'
 
 
 class IamEnforcementTest(EndpointTestCase):
@@ -69,7 +69,7 @@ class IamEnforcementTest(EndpointTestCase):
         self.assertEqual(fetch(forged)[0], 403, 'a presigned URL names exactly one object')
         with urllib.request.urlopen(f'{self.gallery}status?key={key}') as response:
             self.assertEqual(json.load(response)['state'], 'resized')
-        self.assertFalse([record for record in self.log_records('ResizeImage')
+        self.assertFalse([record for record in self.log_records('ResizeImage-dev')
                           if record.get('event') == 'failed'])
 
     def resize_without(self, action):
@@ -78,7 +78,7 @@ class IamEnforcementTest(EndpointTestCase):
         form = self.upload_form()
         self.assertEqual(post_form(form, images.jpeg(800, 600))[0], 204)
         failures = self.wait_for(lambda: [
-            record for record in self.log_records('ResizeImage')
+            record for record in self.log_records('ResizeImage-dev')
             if record.get('event') == 'failed' and record.get('key') == form['key']],
             what=f'the resize failing without {action}')
         self.assertIn('AccessDenied', failures[0]['detail'])
@@ -101,7 +101,7 @@ class IamEnforcementTest(EndpointTestCase):
         status, page = fetch(self.gallery)
         self.assertEqual(status, 502)
         self.assertIn(b'did not answer as expected', page)
-        errors = [record for record in self.log_records('ListImage')
+        errors = [record for record in self.log_records('ListImage-dev')
                   if record.get('event') == 's3-error']
         self.assertEqual(errors[-1]['code'], 'AccessDenied')
         self.assertIn('ListObjectsV2', errors[-1]['detail'])

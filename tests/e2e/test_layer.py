@@ -38,12 +38,12 @@ class LayerOnTheEndpointTest(HostileCorpusTests, EndpointTestCase):
         cls.layer_arn = published
         cls.run_make('infra', 'create')
         cls.gallery = cls.client('lambda').get_function_url_config(
-            FunctionName='ListImage')['FunctionUrl']
+            FunctionName='ListImage-dev')['FunctionUrl']
 
     def test_create_attached_the_published_layer(self):
         self.assertRegex(self.layer_arn, r':layer:image-service-imagemagick:\d+$')
         configuration = self.client('lambda').get_function_configuration(
-            FunctionName='ResizeImage')
+            FunctionName='ResizeImage-dev')
         self.assertEqual([item['Arn'] for item in configuration['Layers']], [self.layer_arn])
         variables = configuration['Environment']['Variables']
         self.assertEqual((variables['MAGICK_HOME'], variables['MAGICK_CONFIGURE_PATH'],
@@ -58,7 +58,7 @@ class LayerOnTheEndpointTest(HostileCorpusTests, EndpointTestCase):
             (images.animated_gif(300, 200, 2), 'image/gif'), (images.webp(640, 480), 'image/webp'))]
         self.wait_for(lambda: all(self.exists(RESIZED_BUCKET, key) for key in keys),
                       what='four formats resized')
-        environments = processes_of('ResizeImage', self.url)
+        environments = processes_of('ResizeImage-dev', self.url)
         self.assertTrue(environments, 'a warm ResizeImage environment')
         for pid, variables in environments:
             opt = variables['MAGICK_HOME']

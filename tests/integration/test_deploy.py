@@ -19,8 +19,8 @@ from tests.workspace import ProjectCopyTestCase, make
 REGION = 'us-east-1'
 ACCOUNT = '123456789012'  # moto's
 APP = 'test-images'
-UPLOAD_BUCKET = f'{APP}-uploads-{ACCOUNT}-{REGION}'
-RESIZED_BUCKET = f'{APP}-resized-{ACCOUNT}-{REGION}'
+UPLOAD_BUCKET = f'{APP}-dev-uploads-{ACCOUNT}-{REGION}'
+RESIZED_BUCKET = f'{APP}-dev-resized-{ACCOUNT}-{REGION}'
 SERVER = {}
 
 
@@ -85,27 +85,27 @@ class DeployedServiceTest(AgainstMotoServer):
         return self.client('lambda').get_function_configuration(FunctionName=function)
 
     def test_functions_have_the_configured_runtime_role_handler_and_environment(self):
-        resize = self.configuration('ResizeImage')
+        resize = self.configuration('ResizeImage-dev')
         self.assertEqual((resize['Runtime'], resize['Handler'], resize['Architectures']),
                          ('python3.12', 'handler.handle_resize', ['x86_64']))
-        self.assertEqual(resize['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ResizeImage')
+        self.assertEqual(resize['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ResizeImage-dev')
         self.assertEqual((resize['Timeout'], resize['MemorySize']), (60, 1024))
         self.assertEqual(resize['Environment']['Variables'], {
             'RESIZED_BUCKET': RESIZED_BUCKET, 'WAND_MAGICK_LIBRARY_SUFFIX': '-6.Q16'})
-        gallery = self.configuration('ListImage')
+        gallery = self.configuration('ListImage-dev')
         self.assertEqual(gallery['Handler'], 'handler.handle_list_image')
-        self.assertEqual(gallery['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ListImage')
+        self.assertEqual(gallery['Role'], f'arn:aws:iam::{ACCOUNT}:role/{APP}-ListImage-dev')
         self.assertEqual(gallery['Environment']['Variables'], {
             'UPLOAD_BUCKET': UPLOAD_BUCKET, 'RESIZED_BUCKET': RESIZED_BUCKET,
             'UPLOAD_PREFIX': 'uploads/', 'UPLOAD_BUCKET_REGION': REGION})
-        self.assertIn('ResizeImage: active', self.created.stdout)
+        self.assertIn('ResizeImage-dev: active', self.created.stdout)
 
     def test_each_function_has_its_own_least_privilege_role(self):
         iam = self.client('iam')
         for role, must, never in (
-                (f'{APP}-ResizeImage', {'s3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging',
+                (f'{APP}-ResizeImage-dev', {'s3:GetObject', 's3:DeleteObject', 's3:PutObjectTagging',
                                         's3:PutObject'}, set()),
-                (f'{APP}-ListImage', {'s3:ListBucket', 's3:PutObject', 's3:GetObjectTagging'},
+                (f'{APP}-ListImage-dev', {'s3:ListBucket', 's3:PutObject', 's3:GetObjectTagging'},
                  {'s3:DeleteObject', 's3:PutObjectTagging'})):
             with self.subTest(role):
                 trust = iam.get_role(RoleName=role)['Role']['AssumeRolePolicyDocument']
@@ -124,11 +124,11 @@ class DeployedServiceTest(AgainstMotoServer):
             Bucket=UPLOAD_BUCKET)
         [configuration] = notification['LambdaFunctionConfigurations']
         self.assertEqual(configuration['LambdaFunctionArn'],
-                         f'arn:aws:lambda:{REGION}:{ACCOUNT}:function:ResizeImage')
+                         f'arn:aws:lambda:{REGION}:{ACCOUNT}:function:ResizeImage-dev')
         self.assertEqual(configuration['Events'], ['s3:ObjectCreated:*'])
         self.assertEqual(configuration['Filter']['Key']['FilterRules'],
                          [{'Name': 'prefix', 'Value': 'uploads/'}])
-        policy = json.loads(self.client('lambda').get_policy(FunctionName='ResizeImage')['Policy'])
+        policy = json.loads(self.client('lambda').get_policy(FunctionName='ResizeImage-dev')['Policy'])
         [statement] = policy['Statement']
         self.assertEqual(statement['Principal'], {'Service': 's3.amazonaws.com'})
         self.assertEqual(statement['Condition']['ArnLike']['AWS:SourceArn'],
@@ -136,11 +136,11 @@ class DeployedServiceTest(AgainstMotoServer):
         self.assertEqual(statement['Condition']['StringEquals']['AWS:SourceAccount'], ACCOUNT)
 
     def test_the_gallery_has_a_public_url_and_may_post_uploads(self):
-        url = self.client('lambda').get_function_url_config(FunctionName='ListImage')
+        url = self.client('lambda').get_function_url_config(FunctionName='ListImage-dev')
         self.assertEqual(url['AuthType'], 'NONE')
         self.assertIn(url['FunctionUrl'], self.created.stdout)
         self.assertEqual(self.make('url').stdout.strip(), url['FunctionUrl'])
-        policy = json.loads(self.client('lambda').get_policy(FunctionName='ListImage')['Policy'])
+        policy = json.loads(self.client('lambda').get_policy(FunctionName='ListImage-dev')['Policy'])
         self.assertEqual(sorted(statement['Action'] for statement in policy['Statement']),
                          ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'])
         [rule] = self.client('s3').get_bucket_cors(Bucket=UPLOAD_BUCKET)['CORSRules']
@@ -159,17 +159,17 @@ class DeployedServiceTest(AgainstMotoServer):
     def test_infra_is_safe_to_run_again(self):
         result = self.make('infra')
         self.assertIn(f'{UPLOAD_BUCKET} exists', result.stdout)
-        self.assertIn(f'{APP}-ResizeImage exists', result.stdout)
+        self.assertIn(f'{APP}-ResizeImage-dev exists', result.stdout)
         self.test_uploads_trigger_the_resize_function()
         self.test_the_gallery_has_a_public_url_and_may_post_uploads()
 
     def test_update_publishes_only_changed_code(self):
         versions = lambda: [version['Version'] for version in self.client('lambda')
-                            .list_versions_by_function(FunctionName='ListImage')['Versions']]
+                            .list_versions_by_function(FunctionName='ListImage-dev')['Versions']]
         before = versions()
         result = self.make('update', directory='image_list')
-        self.assertIn('ListImage: code unchanged', result.stdout)
-        self.assertIn('ListImage: configuration unchanged', result.stdout)
+        self.assertIn('ListImage-dev: code unchanged', result.stdout)
+        self.assertIn('ListImage-dev: configuration unchanged', result.stdout)
         self.assertEqual(versions(), before)
 
         handler = self.path('image_list', 'handler.py')
@@ -178,18 +178,18 @@ class DeployedServiceTest(AgainstMotoServer):
         with open(handler, 'a') as source:
             source.write('\n# a code change\n')
         result = self.make('update', directory='image_list')
-        self.assertIn('ListImage: publishing new code', result.stdout)
+        self.assertIn('ListImage-dev: publishing new code', result.stdout)
         self.assertEqual(len(versions()), len(before) + 1)
-        self.assertEqual(self.configuration('ListImage')['CodeSha256'],
+        self.assertEqual(self.configuration('ListImage-dev')['CodeSha256'],
                          code_sha256(self.path('image_list', 'image_list.zip')))
 
     def test_a_configuration_change_is_applied(self):
         result = self.make('update', 'PAGE_SIZE=20', directory='image_list')
-        self.assertIn('environment: PAGE_SIZE changed', result.stderr)
-        self.assertEqual(self.configuration('ListImage')['Environment']['Variables']['PAGE_SIZE'],
+        self.assertIn('environment: PAGE_SIZE changed', result.stdout)
+        self.assertEqual(self.configuration('ListImage-dev')['Environment']['Variables']['PAGE_SIZE'],
                          '20')
         self.make('update', directory='image_list')  # and back
-        self.assertNotIn('PAGE_SIZE', self.configuration('ListImage')['Environment']['Variables'])
+        self.assertNotIn('PAGE_SIZE', self.configuration('ListImage-dev')['Environment']['Variables'])
 
     def test_upload_with_curl_through_the_presigned_post(self):
         photo = self.path('photo.jpg')
@@ -210,7 +210,7 @@ class DeployedServiceTest(AgainstMotoServer):
                 self.assertIn('function NoSuchFunction does not exist in us-east-1: run make '
                               'create first', result.stderr)
         result = self.make('create', directory='image_list', check=False)
-        self.assertIn('ListImage already exists', result.stderr)
+        self.assertIn('ListImage-dev already exists', result.stderr)
 
 
 class ImageMagickLayerTest(AgainstMotoServer):
@@ -226,16 +226,16 @@ class ImageMagickLayerTest(AgainstMotoServer):
         refused = self.make('create', 'LAYER_REQUIRED=yes', directory='image_resize',
                             check=False)
         self.assertNotEqual(refused.returncode, 0)
-        self.assertIn('ResizeImage needs ImageMagick', refused.stderr)
+        self.assertIn('ResizeImage-dev needs ImageMagick', refused.stderr)
         self.assertIn('Run make layer-publish', refused.stderr)
         with self.assertRaises(self.client('lambda').exceptions.ResourceNotFoundException):
-            self.client('lambda').get_function(FunctionName='ResizeImage')
+            self.client('lambda').get_function(FunctionName='ResizeImage-dev')
 
         self.publish_layer()
         newest = self.publish_layer()
         self.make('create', 'LAYER_REQUIRED=yes', directory='image_resize')
         configuration = self.client('lambda').get_function_configuration(
-            FunctionName='ResizeImage')
+            FunctionName='ResizeImage-dev')
         self.assertEqual([item['Arn'] for item in configuration['Layers']], [newest])
         self.assertEqual(configuration['Environment']['Variables'], dict(
             configuration['Environment']['Variables'], MAGICK_HOME='/opt',
@@ -245,7 +245,7 @@ class ImageMagickLayerTest(AgainstMotoServer):
         other = self.publish_layer('someone-elses-imagemagick')
         self.make('update', f'IMAGEMAGICK_LAYER_ARN={other}', directory='image_resize')
         configuration = self.client('lambda').get_function_configuration(
-            FunctionName='ResizeImage')
+            FunctionName='ResizeImage-dev')
         self.assertEqual([item['Arn'] for item in configuration['Layers']], [other])
 
 
@@ -253,7 +253,8 @@ class DestroyTest(AgainstMotoServer):
     def test_destroy_leaves_nothing_behind(self):
         self.make('infra', 'create')
         self.client('s3').put_object(Bucket=RESIZED_BUCKET, Key='uploads/x', Body=b'x')
-        self.client('logs').create_log_group(logGroupName='/aws/lambda/ResizeImage')
+        self.assertEqual(len(self.client('logs').describe_log_groups()['logGroups']), 2,
+                         'make infra made each function its log group')
 
         refused = self.make('destroy', check=False)  # no answer on stdin: nothing deleted
         self.assertNotEqual(refused.returncode, 0)

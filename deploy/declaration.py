@@ -1,0 +1,174 @@
+"""A function folder, read as the deploy sees it: its settings from make, its needs from JSON.
+
+A function is a folder. Its Makefile settles the values (FUNCTION_NAME, MEMORY_SIZE... from the
+command line, config.mk or the environment); its `function.json` declares, as data, what the
+function needs around it: environment variables, the permissions its code uses, the buckets it
+reads or writes, its triggers, a layer. Values in the JSON may name make variables as
+`${NAME}`; `make settings` prints every one the JSON names, so there is one source of truth.
+
+ACCOUNT_ID, REGION and PARTITION may be left empty: they are then asked of AWS once, in this
+process (sts get-caller-identity), rather than by a make lookup per variable.
+"""
+import json
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+REFERENCE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+DECLARATION = 'function.json'
+TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
+# Settings every function has (lambda.mk defines them); the JSON's references come on top.
+BASE_SETTINGS = ('FUNCTION_NAME', 'HANDLER', 'RUNTIME', 'ARCH', 'TIMEOUT', 'MEMORY_SIZE',
+                 'ROLE_NAME', 'ZIPFILE_NAME', 'LAYERS', 'LOG_RETENTION_DAYS', 'DESCRIPTION',
+                 'APP', 'STAGE', 'ACCOUNT_ID', 'REGION', 'PARTITION')
+ACCOUNT_SETTINGS = ('ACCOUNT_ID', 'REGION', 'PARTITION')
+
+
+class DeclarationError(ValueError):
+    """The folder's declaration or settings cannot be deployed as written."""
+
+
+@dataclass
+class Function:
+    folder: str
+    name: str
+    handler: str
+    runtime: str
+    architecture: str
+    timeout: int
+    memory_size: int
+    role_name: str
+    zip_path: str
+    description: str = ''
+    environment: dict = field(default_factory=dict)
+    layers: list = field(default_factory=list)
+    layer: dict = None  # a layer of the function's own, attached when published
+    permissions: list = field(default_factory=list)
+    buckets: dict = field(default_factory=dict)
+    triggers: list = field(default_factory=list)
+    log_retention_days: int = None
+
+    @property
+    def log_group(self):
+        return f'/aws/lambda/{self.name}'
+
+    def triggers_of(self, kind):
+        return [trigger for trigger in self.triggers if trigger['type'] == kind]
+
+
+def references(document):
+    """Every ${NAME} a declaration names, in order of first appearance."""
+    found = []
+    for name in REFERENCE.findall(json.dumps(document)):
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def read_settings(folder, make='make'):
+    """The folder's settings as make settles them (`make -s settings`: NAME=VALUE lines).
+
+    Command-line variables given to the make that runs this reach the inner make through
+    MAKEFLAGS, so `make update PAGE_SIZE=20` is seen here too."""
+    result = subprocess.run([make, '--no-print-directory', '-s', '-C', folder, 'settings'],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeclarationError(f'{folder}: make settings failed:\n{result.stderr.strip()}')
+    settings = {}
+    for line in result.stdout.splitlines():
+        name, separator, value = line.partition('=')
+        if separator:
+            settings[name] = value
+    return settings
+
+
+class Account:
+    """ACCOUNT_ID, REGION and PARTITION: as set, else asked of AWS once."""
+
+    def __init__(self, aws, settings):
+        self.aws = aws
+        self.values = {name: settings.get(name, '') for name in ACCOUNT_SETTINGS}
+
+    def __getitem__(self, name):
+        if not self.values[name] and name == 'REGION':
+            self.values['REGION'] = self.aws.region()
+            if not self.values['REGION']:
+                raise DeclarationError('no AWS region: set AWS_REGION or run aws configure')
+        if not self.values[name]:
+            identity = self.aws.identity()
+            self.values['ACCOUNT_ID'] = self.values['ACCOUNT_ID'] or identity['Account']
+            self.values['PARTITION'] = self.values['PARTITION'] or identity['Arn'].split(':')[1]
+        return self.values[name]
+
+
+def expand(value, lookup, depth=0):
+    """Replace ${NAME} in every string of a JSON value; a value may itself name others."""
+    if isinstance(value, dict):
+        return {expand(key, lookup, depth): expand(item, lookup, depth)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand(item, lookup, depth) for item in value]
+    if not isinstance(value, str) or '${' not in value:
+        return value
+    if depth > 10:
+        raise DeclarationError(f'{value!r}: settings name each other in a loop')
+    return REFERENCE.sub(lambda match: expand(lookup(match.group(1)), lookup, depth + 1), value)
+
+
+def load(folder, settings, account):
+    """The deployable Function a folder and its settings describe."""
+    path = os.path.join(folder, DECLARATION)
+    declared = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            try:
+                declared = json.load(handle)
+            except json.JSONDecodeError as error:
+                raise DeclarationError(f'{path}: not valid JSON: {error}') from None
+
+    def lookup(name):
+        if name in ACCOUNT_SETTINGS and not settings.get(name):
+            return account[name]
+        if name not in settings:
+            raise DeclarationError(f'{path} names ${{{name}}}, which make does not set '
+                                   f'(define {name} in {folder}/Makefile or config.mk)')
+        return settings[name]
+
+    value = lambda name: expand(f'${{{name}}}', lookup)
+    declared = expand(declared, lookup)
+    unknown = set(declared) - {'description', 'environment', 'permissions', 'buckets',
+                               'triggers', 'layer'}
+    if unknown:
+        raise DeclarationError(f'{path}: unknown keys {", ".join(sorted(unknown))}')
+    triggers = []
+    for trigger in declared.get('triggers', []):
+        if trigger.get('type') not in TRIGGER_TYPES:
+            raise DeclarationError(f'{path}: trigger type {trigger.get("type")!r} is not one of '
+                                   f'{", ".join(TRIGGER_TYPES)}')
+        triggers.append(trigger)
+    return Function(
+        folder=os.path.abspath(folder),
+        name=value('FUNCTION_NAME'), handler=value('HANDLER'), runtime=value('RUNTIME'),
+        architecture=value('ARCH'), timeout=_integer(value, 'TIMEOUT'),
+        memory_size=_integer(value, 'MEMORY_SIZE'), role_name=value('ROLE_NAME'),
+        zip_path=os.path.join(os.path.abspath(folder), value('ZIPFILE_NAME')),
+        description=value('DESCRIPTION') or declared.get('description', ''),
+        environment={name: text for name, text in declared.get('environment', {}).items()
+                     if text != ''},
+        layers=value('LAYERS').split(),
+        layer=declared.get('layer'),
+        permissions=declared.get('permissions', []),
+        buckets=declared.get('buckets', {}),
+        triggers=triggers,
+        log_retention_days=_integer(value, 'LOG_RETENTION_DAYS', optional=True))
+
+
+def _integer(value, name, optional=False):
+    text = value(name)
+    if optional and text == '':
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise DeclarationError(f'{name} must be a whole number, not {text!r}') from None

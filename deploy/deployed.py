@@ -1,0 +1,105 @@
+"""What exists in AWS for one function: read with awscli, each read printed like any command.
+
+Only "not found" reads as absent (deploy.aws.Aws.read); any other error (access denied,
+throttling, a network failure) stops the deploy with AWS's own message.
+"""
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Bucket:
+    exists: bool = False
+    public_access_block: dict = None
+    lifecycle: list = None
+    cors: list = None
+    notification: dict = field(default_factory=dict)
+
+
+@dataclass
+class Deployed:
+    configuration: dict = None
+    role: dict = None
+    role_policy: dict = None
+    log_group: dict = None
+    statements: list = field(default_factory=list)
+    url: dict = None
+    http_api: dict = None
+    rules: dict = field(default_factory=dict)  # rule name -> {'rule': ..., 'targets': [...]}
+    buckets: dict = field(default_factory=dict)
+    layer_versions: list = None  # newest first, of the function's own layer
+
+
+def read(aws, function, rule_names=(), layer_query=None):
+    """Everything the planner compares for `function` (a deploy.declaration.Function)."""
+    state = Deployed()
+    state.configuration = aws.read('lambda', 'get-function-configuration',
+                                   '--function-name', function.name)
+    role = aws.read('iam', 'get-role', '--role-name', function.role_name)
+    state.role = role and role['Role']
+    if state.role:
+        policy = aws.read('iam', 'get-role-policy', '--role-name', function.role_name,
+                          '--policy-name', function.role_name)
+        state.role_policy = policy and policy['PolicyDocument']
+    groups = aws.read('logs', 'describe-log-groups', '--log-group-name-prefix',
+                      function.log_group)
+    state.log_group = next((group for group in (groups or {}).get('logGroups', [])
+                            if group['logGroupName'] == function.log_group), None)
+    if state.configuration:
+        policy = aws.read('lambda', 'get-policy', '--function-name', function.name)
+        state.statements = json.loads(policy['Policy'])['Statement'] if policy else []
+        if function.triggers_of('url'):
+            state.url = aws.read('lambda', 'get-function-url-config', '--function-name',
+                                 function.name)
+    if function.triggers_of('http_api'):
+        apis = aws.read('apigatewayv2', 'get-apis') or {}
+        state.http_api = next((api for api in apis.get('Items', [])
+                               if api.get('Name') == function.name), None)
+    for name in rule_names:
+        rule = aws.read('events', 'describe-rule', '--name', name)
+        targets = aws.read('events', 'list-targets-by-rule', '--rule', name) if rule else None
+        state.rules[name] = {'rule': rule, 'targets': (targets or {}).get('Targets', [])}
+    for bucket in buckets_of(function):
+        state.buckets[bucket] = read_bucket(aws, bucket, *bucket_needs(function, bucket))
+    if layer_query:
+        answer = aws.read('lambda', 'list-layer-versions', *layer_query) or {}
+        state.layer_versions = [item['LayerVersionArn']
+                                for item in answer.get('LayerVersions', [])]
+    return state
+
+
+def buckets_of(function):
+    """Buckets the function declares, triggers from, or lets its page post to."""
+    names = list(function.buckets)
+    for trigger in function.triggers:
+        for name in [trigger.get('bucket')] + list(trigger.get('page_posts_to', [])):
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def bucket_needs(function, name):
+    """Which of a bucket's settings the function declares: only those are read."""
+    lifecycle = bool(function.buckets.get(name, {}).get('lifecycle'))
+    cors = any(name in trigger.get('page_posts_to', []) for trigger in function.triggers)
+    notification = any(trigger.get('bucket') == name for trigger in function.triggers_of('s3'))
+    return lifecycle, cors, notification
+
+
+def read_bucket(aws, name, lifecycle=True, cors=True, notification=True):
+    if not aws.exists('s3api', 'head-bucket', '--bucket', name):
+        return Bucket()
+    bucket = Bucket(exists=True)
+    block = aws.read('s3api', 'get-public-access-block', '--bucket', name)
+    bucket.public_access_block = block and block['PublicAccessBlockConfiguration']
+    if lifecycle:
+        answer = aws.read('s3api', 'get-bucket-lifecycle-configuration', '--bucket', name)
+        bucket.lifecycle = answer and answer['Rules']
+    if cors:
+        answer = aws.read('s3api', 'get-bucket-cors', '--bucket', name)
+        bucket.cors = answer and answer['CORSRules']
+    if notification:
+        bucket.notification = aws.read('s3api', 'get-bucket-notification-configuration',
+                                       '--bucket', name) or {}
+    return bucket
+
