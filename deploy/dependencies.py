@@ -10,7 +10,7 @@ machine, not for Lambda: it is refused, saying why and what to do. A name the in
 know is said to be unknown.
 
     python -m deploy.dependencies install --requirements requirements.txt --target DIR \
-        --runtime python3.12 --arch x86_64 [--find-links DIR ...] [--no-index]
+        --runtime python3.12 --arch x86_64 [--find-links DIR ...] [--no-index] [--name NAME]
 """
 import argparse
 import json
@@ -248,6 +248,8 @@ def install(requirements, target, platform, index_options=(), report=print):
     staging = tempfile.mkdtemp(prefix='.site-packages-', dir=parent)
     try:
         if requirement_lines(requirements):
+            report(f'installing {requirements} for {platform.runtime} on {platform.arch} '
+                   f'({" ".join(platform.platforms)})')
             with tempfile.TemporaryDirectory(prefix='dependencies-') as work:
                 install_with_built_wheels(requirements, staging, platform, index_options,
                                           work, report)
@@ -303,17 +305,20 @@ def main(argv=None):
                          help="a folder or page of wheels and sdists pip also looks in")
     command.add_argument('--no-index', action='store_true',
                          help='look only in --find-links, not the package index')
+    command.add_argument('--name', help="the function's name, to begin what is printed with")
     arguments = parser.parse_args(argv)
 
+    prefix = f'{arguments.name}: ' if arguments.name else ''
     index_options = [option for folder in arguments.find_links
                      for option in ('--find-links', folder)]
     if arguments.no_index:
         index_options.append('--no-index')
     try:
         platform = Platform(arguments.runtime, arguments.arch)
-        install(arguments.requirements, arguments.target, platform, index_options)
+        install(arguments.requirements, arguments.target, platform, index_options,
+                report=lambda line: print(f'{prefix}{line}', flush=True))
     except DependencyError as error:
-        print(f'error: {error}', file=sys.stderr)
+        print(f'error: {prefix}{error}', file=sys.stderr)
         return 1
     return 0
 

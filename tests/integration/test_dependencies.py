@@ -114,7 +114,8 @@ class InstallTest(unittest.TestCase):
         result = subprocess.run(
             [sys.executable, '-m', 'deploy.dependencies', 'install', '--requirements',
              'requirements.txt', '--target', '.build/site-packages', '--runtime', 'python3.12',
-             '--arch', arch, '--find-links', self.links, '--no-index'],
+             '--arch', arch, '--find-links', self.links, '--no-index',
+             '--name', 'lmk_function'],
             cwd=folder, env={**os.environ, 'PYTHONPATH': ROOT}, capture_output=True, text=True,
             timeout=600)
         if check and result.returncode != 0:
@@ -127,17 +128,21 @@ class InstallTest(unittest.TestCase):
             with self.subTest(requirements=requirements):
                 if requirements is not None:
                     self.requirements(requirements)
-                self.install()
+                result = self.install()
                 self.assertEqual(os.listdir(self.target), [])
+                self.assertEqual(result.stdout, '')
 
     def test_a_pure_python_sdist_is_built_and_its_dependencies_resolved_for_lambda(self):
         """Its dependency has wheels for Lambda's Python only (cp312, never this machine's):
         they come from resolving for the target, arm64 here."""
         self.requirements('lmk-pure-sample\n')
         result = self.install(arch='arm64')
-        self.assertIn('lmk-pure-sample: no wheel for cp312 on manylinux aarch64 is published; '
-                      'built lmk_pure_sample-1.0-py3-none-any.whl from its source distribution '
-                      '(pure Python)', result.stdout)
+        self.assertIn('lmk_function: installing requirements.txt for python3.12 on arm64 '
+                      '(manylinux2014_aarch64 manylinux_2_28_aarch64 manylinux_2_34_aarch64)',
+                      result.stdout)
+        self.assertIn('lmk_function: lmk-pure-sample: no wheel for cp312 on manylinux aarch64 '
+                      'is published; built lmk_pure_sample-1.0-py3-none-any.whl from its '
+                      'source distribution (pure Python)', result.stdout)
         files = tree(self.target)
         self.assertEqual(files['lmk_pure_sample.py'], b'GREETING = "hello"\n')
         self.assertEqual(files['lmk_platform_dependency.py'], b'MACHINE = "aarch64"\n')
@@ -149,9 +154,9 @@ class InstallTest(unittest.TestCase):
         self.requirements('lmk-compiled-sample\n')
         result = self.install(check=False)
         self.assertEqual(result.returncode, 1)
-        self.assertIn('error: lmk-compiled-sample: no wheel for cp312 on manylinux x86_64 is '
-                      'published, and its source distribution compiles native code '
-                      '(lmk_compiled_sample.cpython-', result.stderr)
+        self.assertIn('error: lmk_function: lmk-compiled-sample: no wheel for cp312 on '
+                      'manylinux x86_64 is published, and its source distribution compiles '
+                      'native code (lmk_compiled_sample.cpython-', result.stderr)
         self.assertIn('Pin a version of lmk-compiled-sample that publishes a wheel for cp312 '
                       'on manylinux x86_64, or move it to a layer built for Lambda, or build '
                       'the dependencies in an Amazon Linux container', result.stderr)
@@ -163,9 +168,9 @@ class InstallTest(unittest.TestCase):
         self.requirements('lmk-no-such-package==1.0\n')
         result = self.install(check=False)
         self.assertEqual(result.returncode, 1)
-        self.assertIn('error: lmk-no-such-package==1.0: no package named lmk-no-such-package on '
-                      'the package index (neither a wheel nor a source distribution): check its '
-                      'name in requirements.txt.', result.stderr)
+        self.assertIn('error: lmk_function: lmk-no-such-package==1.0: no package named '
+                      'lmk-no-such-package on the package index (neither a wheel nor a source '
+                      'distribution): check its name in requirements.txt.', result.stderr)
         self.assertNotIn('from versions', result.stderr)
 
     def test_a_local_wheel_leaves_no_builders_path_and_two_builders_get_the_same_files(self):
