@@ -54,7 +54,7 @@ DEPLOY = $(TOOLS) -m deploy
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
-  build size plan create update deploy delete clean infra url upload destroy new \
+  build size plan create update deploy watch delete clean infra url upload destroy new \
   up down local-env demo bench tune
 
 help: ## this list
@@ -104,6 +104,9 @@ build size: ## build (or size) every function's zip
 
 plan create update deploy: build ## plan (print only), create, update or deploy every function, with what each declares
 	@$(DEPLOY) $@ $(FUNCTIONS)
+
+watch: build ## deploy every function, then build and publish each on every save (Ctrl-C stops)
+	@$(TOOLS) -m deploy.watch $(FUNCTIONS)
 
 infra: ## create or update what every function declares (roles, log groups, buckets) and wire what exists
 	@$(DEPLOY) infra $(FUNCTIONS)

@@ -90,7 +90,7 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
   --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
 
 .DEFAULT_GOAL := help
-.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra invoke \
+.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra watch invoke \
   logs delete clean layer layer-check layer-publish layer-lock tune
 
 help: ## this list
@@ -128,7 +128,8 @@ size: build ## the zip's sizes against Lambda's limits
 # function.json names as ${NAME}.
 DECLARED_NAMES = $(shell grep -o '\$${[A-Za-z_][A-Za-z0-9_]*}' function.json 2>/dev/null | tr -d '$${}' | sort -u)
 SETTING_NAMES = FUNCTION_NAME HANDLER RUNTIME ARCH TIMEOUT MEMORY_SIZE ROLE_NAME ZIPFILE_NAME \
-  LAYERS LOG_RETENTION_DAYS DESCRIPTION APP STAGE ACCOUNT_ID REGION PARTITION $(DECLARED_NAMES)
+  LAYERS LOG_RETENTION_DAYS DESCRIPTION ZIP_EXCLUDE APP STAGE ACCOUNT_ID REGION PARTITION \
+  $(DECLARED_NAMES)
 DEPLOY = $(TOOLS) -m deploy
 
 settings: ## print the settings the deploy reads (NAME=VALUE), as make settles them
@@ -145,6 +146,9 @@ update: build ## publish new code only if its CodeSha256 changed; update the con
 
 deploy: build ## create the function, or update it if it exists; then wire what it declares
 	@$(DEPLOY) deploy .
+
+watch: build ## deploy, then build and publish on every save (Ctrl-C stops)
+	@$(TOOLS) -m deploy.watch .
 
 infra: ## create or update what the function needs (role, log group, buckets) and wire it if it exists
 	@$(DEPLOY) infra .

@@ -1,4 +1,5 @@
-"""`make plan / deploy / create / update / infra / delete / destroy / url`, for function folders.
+"""`make plan / deploy / create / update / infra / delete / destroy / url / invoke`: the
+commands, for function folders (`python -m deploy` runs main).
 
     python -m deploy plan|deploy|create|update|infra|delete|url FOLDER...
     python -m deploy destroy [--force] FOLDER...
@@ -229,7 +230,3 @@ def main(argv=None):
         print(f'error: {shell_line(error.command)} failed:\n  {error.message}', file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -21,7 +21,7 @@ TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
 # Settings every function has (lambda.mk defines them); the JSON's references come on top.
 BASE_SETTINGS = ('FUNCTION_NAME', 'HANDLER', 'RUNTIME', 'ARCH', 'TIMEOUT', 'MEMORY_SIZE',
                  'ROLE_NAME', 'ZIPFILE_NAME', 'LAYERS', 'LOG_RETENTION_DAYS', 'DESCRIPTION',
-                 'APP', 'STAGE', 'ACCOUNT_ID', 'REGION', 'PARTITION')
+                 'ZIP_EXCLUDE', 'APP', 'STAGE', 'ACCOUNT_ID', 'REGION', 'PARTITION')
 ACCOUNT_SETTINGS = ('ACCOUNT_ID', 'REGION', 'PARTITION')
 
 
@@ -48,6 +48,7 @@ class Function:
     buckets: dict = field(default_factory=dict)
     triggers: list = field(default_factory=list)
     log_retention_days: int = None
+    zip_exclude: list = field(default_factory=list)
 
     @property
     def log_group(self):
@@ -161,7 +162,8 @@ def load(folder, settings, account):
         permissions=declared.get('permissions', []),
         buckets=declared.get('buckets', {}),
         triggers=triggers,
-        log_retention_days=_integer(value, 'LOG_RETENTION_DAYS', optional=True))
+        log_retention_days=_integer(value, 'LOG_RETENTION_DAYS', optional=True),
+        zip_exclude=settings.get('ZIP_EXCLUDE', '').split())
 
 
 def _integer(value, name, optional=False):
