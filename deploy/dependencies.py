@@ -66,8 +66,8 @@ class Platform:
 
     def pure_python_tags(self):
         """The tags of a wheel with no compiled code that this Python installs."""
-        interpreters = ['py3', 'cp3%d' % self.minor] + [f'py3{minor}' for minor in
-                                                         range(self.minor + 1)]
+        interpreters = ['py3', f'cp3{self.minor}'] + [f'py3{minor}'
+                                                      for minor in range(self.minor + 1)]
         return {(interpreter, 'none', 'any') for interpreter in interpreters}
 
 
