@@ -23,6 +23,8 @@ ROLE_NAME ?= $(APP)-$(FUNCTION_NAME)
 LAYERS ?=
 #: days the function's log group keeps its logs (empty: forever)
 LOG_RETENTION_DAYS ?= 30
+#: folders (or pages) of wheels and sdists pip also looks in, space separated
+PIP_FIND_LINKS ?=
 #: payload for make invoke
 EVENT ?= events/$(firstword $(notdir $(wildcard events/*.json)))
 #: how far back make logs starts
@@ -65,12 +67,11 @@ BUILD_DIR := .build
 ifeq ($(filter python3.%,$(RUNTIME)),)
 $(error RUNTIME=$(RUNTIME) is not a Python 3 Lambda runtime (e.g. python3.12); python2.7 can no longer be deployed)
 endif
-PIP_ARCH := $(if $(filter arm64,$(ARCH)),aarch64,$(if $(filter x86_64,$(ARCH)),x86_64,$(error ARCH must be x86_64 or arm64, not '$(ARCH)')))
-PYTHON_VERSION := $(patsubst python%,%,$(RUNTIME))
-# Wheels must need no newer glibc than the runtime's: Amazon Linux 2 (2.26) up to python3.11,
-# Amazon Linux 2023 (2.34) from python3.12.
+ifeq ($(filter x86_64 arm64,$(ARCH)),)
+$(error ARCH must be x86_64 or arm64, not '$(ARCH)')
+endif
+# Amazon Linux 2 (glibc 2.26) runs these runtimes; Amazon Linux 2023 (2.34) the later ones.
 AMAZON_LINUX_2 := python3.7 python3.8 python3.9 python3.10 python3.11
-PLATFORMS := manylinux2014_$(PIP_ARCH) $(if $(filter $(AMAZON_LINUX_2),$(RUNTIME)),,manylinux_2_28_$(PIP_ARCH) manylinux_2_34_$(PIP_ARCH))
 
 # Dependencies are reinstalled only when requirements.txt, RUNTIME or ARCH change.
 DEPS_KEY := $(shell { cat requirements.txt 2>/dev/null; echo "$(RUNTIME) $(ARCH)"; } | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
@@ -106,14 +107,11 @@ clean_pyc: ## remove Python caches from the source folder
 
 install_deps: $(DEPS_STAMP) ## pip-install requirements.txt for Lambda's platform into .build/
 
-$(DEPS_STAMP): $(wildcard requirements.txt) | $(VENV_STAMP)
-	@rm -rf $(DEPS_DIR) $(BUILD_DIR)/deps-*.stamp && mkdir -p $(DEPS_DIR)
-	@if grep -qsvE '^[[:space:]]*(#|$$)' requirements.txt; then \
-	  echo "$(FUNCTION_NAME): installing requirements.txt for $(RUNTIME) on $(ARCH) ($(PLATFORMS))"; \
-	  $(PIP_HOME) $(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile \
-	    --target $(DEPS_DIR) --implementation cp --python-version $(PYTHON_VERSION) \
-	    --only-binary=:all: $(addprefix --platform ,$(PLATFORMS)) -r requirements.txt; \
-	fi
+$(DEPS_STAMP): $(wildcard requirements.txt) $(ROOT)/deploy/dependencies.py | $(VENV_STAMP)
+	@rm -f $(BUILD_DIR)/deps-*.stamp && mkdir -p $(BUILD_DIR)
+	@$(PIP_HOME) $(TOOLS) -m deploy.dependencies install --requirements requirements.txt \
+	  --target $(DEPS_DIR) --runtime $(RUNTIME) --arch $(ARCH) --name $(FUNCTION_NAME) \
+	  $(addprefix --find-links ,$(PIP_FIND_LINKS))
 	@touch $@
 
 build: $(ZIPFILE_NAME) ## build the zip: code at its root plus dependencies (only when an input changed)

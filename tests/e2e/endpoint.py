@@ -1,5 +1,5 @@
 """The fixture of the end-to-end tests: the local endpoint as users run it (`make up`, in a
-copy of the project, on a free port), with the service deployed by `make infra create`.
+copy of the project, on a free port), with the service deployed by `make deploy`.
 Every function runs from its deployed zip through awslambdaric."""
 import concurrent.futures
 import io
@@ -105,7 +105,7 @@ class EndpointTestCase(ProjectCopyTestCase):
     @classmethod
     def deploy(cls):
         cls.environment = local_environment(cls.url)
-        cls.run_make('infra', 'create')
+        cls.run_make('deploy')
         cls.gallery = cls.client('lambda').get_function_url_config(
             FunctionName='ListImage-dev')['FunctionUrl']
 
