@@ -88,7 +88,7 @@ bench: bootstrap ## every performance figure side by side, in one run (BENCH=qui
 	@$(MAKE) --no-print-directory up LOCAL_PORT=$(BENCH_PORT) LOCAL_STATE=$(LOCAL_STATE)/bench
 	@echo "[$$(date +%H:%M:%S)] deploying both functions to it (log: $(LOCAL_STATE)/bench/deploy.log)"
 	@status=0; eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
-	  $(MAKE) --no-print-directory infra deploy LOCAL_PORT=$(BENCH_PORT) > $(LOCAL_STATE)/bench/deploy.log 2>&1 && \
+	  $(MAKE) --no-print-directory deploy LOCAL_PORT=$(BENCH_PORT) > $(LOCAL_STATE)/bench/deploy.log 2>&1 && \
 	  eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
 	  BENCH_ENDPOINT_PID=$$(cat $(LOCAL_STATE)/bench/endpoint-$(BENCH_PORT).pid) \
 	  $(TOOLS) -m bench $(if $(filter quick,$(BENCH)),--quick) --json $(LOCAL_STATE)/bench/results.json \
@@ -157,7 +157,7 @@ down: ## stop the local endpoint and every function environment it runs
 tune: bootstrap ## FUNCTION's duration and cost at several memory sizes, on the local endpoint (EVENT=, TUNE_OBJECT=)
 	@test "$(words $(FUNCTION))" = 1 && test -n "$(filter $(FUNCTIONS),$(FUNCTION))" || { \
 	  echo "error: say which function: make tune FUNCTION=image_resize EVENT=events/<file>.json (one of: $(FUNCTIONS))" >&2; exit 1; }
-	@$(HEALTHY) || { echo "error: no local endpoint answers at $(LOCAL_URL): start it with make up LOCAL_PORT=$(LOCAL_PORT), then deploy to it (eval \"\$$(make -s local-env LOCAL_PORT=$(LOCAL_PORT))\"; make infra deploy LOCAL_PORT=$(LOCAL_PORT))" >&2; exit 1; }
+	@$(HEALTHY) || { echo "error: no local endpoint answers at $(LOCAL_URL): start it with make up LOCAL_PORT=$(LOCAL_PORT), then deploy to it (eval \"\$$(make -s local-env LOCAL_PORT=$(LOCAL_PORT))\"; make deploy LOCAL_PORT=$(LOCAL_PORT))" >&2; exit 1; }
 	@$(LOCAL_ENV) $(MAKE) --no-print-directory -C $(FUNCTION) tune \
 	  $(if $(wildcard $(EVENT)),EVENT=$(abspath $(EVENT))) $(if $(wildcard $(TUNE_OBJECT)),TUNE_OBJECT=$(abspath $(TUNE_OBJECT)))
 
@@ -170,10 +170,10 @@ local-env: ## print the export lines that point awscli, boto3 and make at the lo
 	@echo 'export RESIZED_BUCKET=$(subst $${ACCOUNT_ID},123456789012,$(subst $${REGION},$(LOCAL_REGION),$(RESIZED_BUCKET)))'
 	@echo "export GALLERY_URL=$$($(LOCAL_ENV) $(DEPLOY) url image_list 2>/dev/null)"
 
-demo: bootstrap ## the whole service on the local endpoint: up, infra, deploy, upload, report
+demo: bootstrap ## the whole service on the local endpoint: up, deploy, upload, report
 	@$(MAKE) --no-print-directory up
 	@eval "$$($(MAKE) -s local-env)" && \
-	  $(MAKE) --no-print-directory infra deploy && \
+	  $(MAKE) --no-print-directory deploy && \
 	  $(TOOLS) -m local_endpoint.demo sample $(LOCAL_STATE)/sample.jpg && \
 	  $(MAKE) --no-print-directory upload FILE=$(LOCAL_STATE)/sample.jpg && \
 	  eval "$$($(MAKE) -s local-env)" && $(TOOLS) -m local_endpoint.demo summary $(LOCAL_STATE)/sample.jpg $(LOCAL_PORT)

@@ -36,7 +36,7 @@ class LayerOnTheEndpointTest(HostileCorpusTests, EndpointTestCase):
         cls.environment = local_environment(cls.url)
         published = cls.run_make('layer-publish').stdout.strip().splitlines()[-1]
         cls.layer_arn = published
-        cls.run_make('infra', 'create')
+        cls.run_make('deploy')
         cls.gallery = cls.client('lambda').get_function_url_config(
             FunctionName='ListImage-dev')['FunctionUrl']
 
