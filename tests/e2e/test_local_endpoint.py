@@ -77,6 +77,20 @@ class LocalEndpointTest(EndpointTestCase):
         with urllib.request.urlopen(f'{self.gallery}status?key={key}') as response:
             self.assertEqual(json.load(response)['state'], 'rejected')
 
+    def test_make_upload_of_a_file_the_function_rejects_fails_at_once_with_why(self):
+        text = self.path('notes.jpg')
+        with open(text, 'wb') as handle:
+            handle.write(b'just text, named notes.jpg\n')
+        started = time.monotonic()
+        # A wait far longer than a cold start takes (the endpoint's first one builds its
+        # runtime folder): only a wait that follows the status stops well before it.
+        result = self.run_make('upload', f'FILE={text}', 'UPLOAD_WAIT=60', check=False)
+        elapsed = time.monotonic() - started
+        self.assertNotEqual(result.returncode, 0, result.stdout)
+        self.assertIn('rejected: unsupported-format: not an accepted image', result.stderr)
+        self.assertNotIn('not resized', result.stderr)
+        self.assertLess(elapsed, 40, 'it stops at the rejection, not at UPLOAD_WAIT')
+
     def test_fifty_concurrent_uploads_all_resized_once(self):
         self.upload_concurrently(50, in_flight=50, seconds=120)
 
