@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 
-from deploy import deployed as deployed_state
+from deploy import applied, deployed as deployed_state
 from deploy.aws import Aws, AwsError, Unreachable, shell_line
 from deploy.declaration import Account, DeclarationError, load, read_settings
 from deploy.executor import Executor
@@ -22,9 +22,17 @@ from deploy.planner import Names, PlanError, Planner, Step, schedule_rule_name
 MODES = ('plan', 'deploy', 'create', 'update', 'infra')
 
 
-def function_of(folder, aws):
+def function_of(folder, aws, configuration=None):
+    """(function, names, settings); with a configuration list, the deployed configuration is
+    read first and appended to it (None: not deployed), and its ARN names the account."""
     settings = read_settings(folder)
     account = Account(aws, settings)
+    name = settings.get('FUNCTION_NAME', '')
+    if configuration is not None and name and '${' not in name:
+        deployed = aws.read('lambda', 'get-function-configuration', '--function-name', name)
+        configuration.append(deployed)
+        if deployed:
+            account.seed(deployed['FunctionArn'])
     function = load(folder, settings, account)
     names = Names(account['ACCOUNT_ID'], account['REGION'], account['PARTITION'])
     return function, names, settings
@@ -42,11 +50,22 @@ def converge(folders, mode, aws, echo=print):
     dry_run = mode == 'plan'
     planned_buckets = set()
     for folder in folders:
-        function, names, settings = function_of(folder, aws)
-        rules = [schedule_rule_name(function.name, trigger)
-                 for trigger in function.triggers_of('schedule')]
-        echo(f'{function.name} ({os.path.relpath(function.folder)}): reading what is deployed')
-        state = deployed_state.read(aws, function, rules, layer_query(function))
+        echo(f'{os.path.relpath(folder)}: reading what is deployed')
+        read = []
+        function, names, settings = function_of(folder, aws, configuration=read)
+        configuration = read[0] if read else deployed_state.UNREAD
+        key = applied.fingerprint(function, names, aws.endpoint)
+        only_function = mode == 'update' and applied.matches(function, key)
+        if only_function:
+            echo(f'  {function.name}: its role, logs and triggers are as the last deploy '
+                 f'applied them')
+            state = deployed_state.read_function(aws, function, layer_query(function),
+                                                 configuration)
+        else:
+            rules = [schedule_rule_name(function.name, trigger)
+                     for trigger in function.triggers_of('schedule')]
+            state = deployed_state.read(aws, function, rules, layer_query(function),
+                                        configuration)
         for bucket in planned_buckets & set(state.buckets):  # a plan made earlier creates it
             state.buckets[bucket].exists = True
             state.buckets[bucket].public_access_block = {
@@ -56,14 +75,19 @@ def converge(folders, mode, aws, echo=print):
                           layer_required=bool((function.layer or {}).get('required')),
                           document_prefix=os.path.join(
                               os.path.relpath(function.folder), '.build', 'deploy', ''))
-        steps = planner.plan('deploy' if dry_run else mode)
+        steps = planner.plan('deploy' if dry_run else mode, only_function=only_function)
         for note in planner.notes:
             echo(f'  {note}')
         if not steps:
             echo(f'{function.name}: nothing to do')
-        Executor(aws, echo=echo, dry_run=dry_run).run(steps)
         if dry_run:
+            Executor(aws, echo=echo, dry_run=True).run(steps)
             planned_buckets.update(state.buckets)
+            continue
+        applied.record(function, None)
+        Executor(aws, echo=echo).run(steps)
+        if mode != 'infra' or state.configuration is not None:
+            applied.record(function, key)
 
 
 def delete(folders, aws, echo=print, with_infra=False):
@@ -98,6 +122,7 @@ def delete(folders, aws, echo=print, with_infra=False):
             for api in apis:
                 if api.get('Name') == function.name:
                     aws.run('apigatewayv2', 'delete-api', '--api-id', api['ApiId'])
+        applied.record(function, None)
         if aws.read('lambda', 'get-function-configuration', '--function-name', function.name):
             aws.run('lambda', 'delete-function', '--function-name', function.name)
             echo(f'{function.name}: deleted')

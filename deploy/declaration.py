@@ -91,6 +91,14 @@ class Account:
         self.aws = aws
         self.values = {name: settings.get(name, '') for name in ACCOUNT_SETTINGS}
 
+    def seed(self, function_arn):
+        """The account, region and partition a deployed function's ARN already tells, so
+        that `make update` need not ask STS."""
+        _, partition, _, region, account = function_arn.split(':')[:5]
+        for name, value in (('PARTITION', partition), ('REGION', region),
+                            ('ACCOUNT_ID', account)):
+            self.values[name] = self.values[name] or value
+
     def __getitem__(self, name):
         if not self.values[name] and name == 'REGION':
             self.values['REGION'] = self.aws.region()

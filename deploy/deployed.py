@@ -30,11 +30,13 @@ class Deployed:
     layer_versions: list = None  # newest first, of the function's own layer
 
 
-def read(aws, function, rule_names=(), layer_query=None):
+UNREAD = object()  # a configuration not read yet (None: read, and not deployed)
+
+
+def read(aws, function, rule_names=(), layer_query=None, configuration=UNREAD):
     """Everything the planner compares for `function` (a deploy.declaration.Function)."""
     state = Deployed()
-    state.configuration = aws.read('lambda', 'get-function-configuration',
-                                   '--function-name', function.name)
+    state.configuration = _configuration(aws, function, configuration)
     role = aws.read('iam', 'get-role', '--role-name', function.role_name)
     state.role = role and role['Role']
     if state.role:
@@ -61,6 +63,25 @@ def read(aws, function, rule_names=(), layer_query=None):
         state.rules[name] = {'rule': rule, 'targets': (targets or {}).get('Targets', [])}
     for bucket in buckets_of(function):
         state.buckets[bucket] = read_bucket(aws, bucket, *bucket_needs(function, bucket))
+    if layer_query:
+        answer = aws.read('lambda', 'list-layer-versions', *layer_query) or {}
+        state.layer_versions = [item['LayerVersionArn']
+                                for item in answer.get('LayerVersions', [])]
+    return state
+
+
+def _configuration(aws, function, configuration):
+    if configuration is UNREAD:
+        return aws.read('lambda', 'get-function-configuration', '--function-name',
+                        function.name)
+    return configuration
+
+
+def read_function(aws, function, layer_query=None, configuration=UNREAD):
+    """Only the function and its layer: what `make update` compares when nothing around the
+    function changed since the last deploy (deploy.applied)."""
+    state = Deployed()
+    state.configuration = _configuration(aws, function, configuration)
     if layer_query:
         answer = aws.read('lambda', 'list-layer-versions', *layer_query) or {}
         state.layer_versions = [item['LayerVersionArn']

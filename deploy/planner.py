@@ -165,8 +165,9 @@ class Planner:
         self.notes.append(text)
 
     # -- the plan -------------------------------------------------------------------------
-    def plan(self, mode):
-        """mode: infra (all but the function's code), create, update or deploy."""
+    def plan(self, mode, only_function=False):
+        """mode: infra (all but the function's code), create, update or deploy.
+        only_function: the code and configuration, nothing around them (deploy.applied)."""
         function, deployed = self.function, self.deployed
         exists = deployed.configuration is not None
         if mode == 'create' and exists:
@@ -175,6 +176,9 @@ class Planner:
         if mode == 'update' and not exists:
             raise PlanError(f'function {function.name} does not exist in {self.names.region}: '
                             f'run make create first.')
+        if only_function:
+            self.plan_update()
+            return self.steps
         self.plan_buckets()
         role_created = self.plan_role()
         self.plan_log_group()

@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from deploy import declaration, deployed as deployed_state
+from deploy import applied, declaration, deployed as deployed_state
 from deploy.aws import Aws, AwsError, Unreachable
 from deploy.deployed import Bucket, Deployed
 from deploy.executor import Executor
@@ -312,6 +312,38 @@ class PlannerTest(unittest.TestCase):
         self.function.triggers[0]['prefix'] = 'incoming/'
         steps, _ = self.plan(state)
         self.assertIn('s3api put-bucket-notification-configuration', argvs(steps))
+
+
+class AppliedTest(unittest.TestCase):
+    """make update reads only the function while what surrounds it is as last applied."""
+
+    def setUp(self):
+        self.function, directory = function_from('image_resize')
+        self.addCleanup(shutil.rmtree, directory)
+
+    def test_the_fingerprint_follows_the_surroundings_not_the_code_or_settings(self):
+        key = applied.fingerprint(self.function, NAMES, 'http://127.0.0.1:4566')
+        self.function.memory_size, self.function.environment['X'] = 2048, 'y'
+        self.assertEqual(applied.fingerprint(self.function, NAMES, 'http://127.0.0.1:4566'), key)
+        self.function.permissions.append({'actions': ['s3:GetObject'], 'resources': ['x']})
+        self.assertNotEqual(applied.fingerprint(self.function, NAMES, 'http://127.0.0.1:4566'),
+                            key)
+        self.assertNotEqual(applied.fingerprint(self.function, NAMES, None), key,
+                            'another endpoint is another deployment')
+
+    def test_recorded_then_forgotten(self):
+        self.assertFalse(applied.matches(self.function, 'k'))
+        applied.record(self.function, 'k')
+        self.assertTrue(applied.matches(self.function, 'k'))
+        applied.record(self.function, None)
+        self.assertFalse(applied.matches(self.function, 'k'))
+
+    def test_only_the_function_is_planned(self):
+        state = everything_deployed(self.function)
+        state.role_policy, state.statements = None, []
+        state.configuration['CodeSha256'] = 'older'
+        steps = Planner(self.function, state, NAMES).plan('update', only_function=True)
+        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait'])
 
 
 class TriggerTest(unittest.TestCase):
