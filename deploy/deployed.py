@@ -50,10 +50,11 @@ def read(aws, function, rule_names=(), layer_query=None, configuration=UNREAD):
     if state.configuration:
         policy = aws.read('lambda', 'get-policy', '--function-name', function.name)
         state.statements = json.loads(policy['Policy'])['Statement'] if policy else []
-        if function.triggers_of('url'):
+        if function.triggers_of('url') or function.triggers_of('http_api'):
+            # read for either front, so the one no longer chosen can be removed
             state.url = aws.read('lambda', 'get-function-url-config', '--function-name',
                                  function.name)
-    if function.triggers_of('http_api'):
+    if function.triggers_of('http_api') or function.triggers_of('url'):
         apis = aws.read('apigatewayv2', 'get-apis') or {}
         state.http_api = next((api for api in apis.get('Items', [])
                                if api.get('Name') == function.name), None)

@@ -15,13 +15,14 @@ Two rules keep a live function served while it is changed:
 import hashlib
 import json
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 
 from deploy.zipper import code_sha256
 
 # Statement ids this tool writes: a kind and a hash of what the statement grants; and the ids
 # the Makefiles of earlier versions wrote, replaced on the next deploy.
-OURS = re.compile(r'^(s3|url|api|schedule)-[0-9a-f]{10}$')
+OURS = re.compile(r'^(s3|url|http_api|schedule)-[0-9a-f]{10}$')
 EARLIER = {'s3-uploads', 'function-url-public', 'function-url-invoke'}
 ROLE_PROPAGATION = 'cannot be assumed'  # create-function's error while a new role propagates
 
@@ -305,6 +306,7 @@ class Planner:
     # -- triggers -------------------------------------------------------------------------
     def plan_triggers(self):
         start = len(self.steps)
+        self.plan_undeclared_fronts()
         wanted = {}
         for trigger in self.function.triggers:
             kind = trigger['type']
@@ -325,6 +327,18 @@ class Planner:
                 self.add('lambda', 'remove-permission', '--function-name', self.function.name,
                          '--statement-id', sid, note=f'{self.function.name}: a grant replaced',
                          phase=REVOKE)
+
+    def plan_undeclared_fronts(self):
+        """A function URL or HTTP API the folder no longer declares (the gallery moved to the
+        other front) is removed, not left public and unused."""
+        function = self.function
+        if self.deployed.url and not function.triggers_of('url'):
+            self.add('lambda', 'delete-function-url-config', '--function-name', function.name,
+                     note=f'{function.name}: its function URL is no longer declared',
+                     phase=REVOKE)
+        if self.deployed.http_api and not function.triggers_of('http_api'):
+            self.add('apigatewayv2', 'delete-api', '--api-id', self.deployed.http_api['ApiId'],
+                     note=f'{function.name}: its HTTP API is no longer declared', phase=REVOKE)
 
     def trigger_s3(self, trigger):
         function, names = self.function, self.names
@@ -411,12 +425,12 @@ class Planner:
     def plan_cors(self, trigger, origin):
         origin = trigger.get('origin') or origin
         for bucket in trigger.get('page_posts_to', []):
-            rules = [{'AllowedOrigins': [LaterFormat('{}', origin, strip='/')],
+            rules = [{'AllowedOrigins': [LaterFormat('{}', origin, convert=origin_of)],
                       'AllowedMethods': ['POST'], 'AllowedHeaders': ['*'],
                       'ExposeHeaders': ['ETag'], 'MaxAgeSeconds': 3000}]
             current = self.deployed.buckets[bucket].cors
             if isinstance(origin, str) and current == resolve(rules, {}):
-                self.up_to_date(f's3://{bucket} takes POSTs from {origin.rstrip("/")}')
+                self.up_to_date(f's3://{bucket} takes POSTs from {origin_of(origin)}')
                 continue
             file, document = self.document(f'{bucket}-cors', {'CORSRules': rules})
             self.add('s3api', 'put-bucket-cors', '--bucket', bucket, '--cors-configuration',
@@ -429,14 +443,15 @@ class LaterFormat:
     """A text made from a value that may be known only later."""
     template: str
     value: object
-    strip: str = ''
+    convert: object = None  # applied to the value once known
 
     def resolved(self, results):
         value = self.value
         if isinstance(value, Later):
             value = results.get(value.key, value)
-        text = self.template.format(value if isinstance(value, Later) else value)
-        return text.rstrip(self.strip) if self.strip else text
+        if self.convert and not isinstance(value, Later):
+            value = self.convert(value)
+        return self.template.format(value)
 
     def __str__(self):
         return self.resolved({})
@@ -453,6 +468,12 @@ def resolve(value, results):
     if isinstance(value, Later):
         return results.get(value.key, str(value))
     return value
+
+
+def origin_of(url):
+    """A page's origin, as browsers send it: scheme, host and port, no path."""
+    parts = urllib.parse.urlsplit(url)
+    return f'{parts.scheme}://{parts.netloc}'
 
 
 def statement_id(kind, arguments, function_name):

@@ -397,6 +397,21 @@ class TriggerTest(unittest.TestCase):
         self.assertIn('arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/*/*', grant)
         self.assertIn('apigateway.amazonaws.com', grant)
 
+    def test_moving_the_gallery_from_its_url_to_an_http_api(self):
+        function = self.gallery('http_api')
+        state = Deployed(configuration=deployed_function(function), role={},
+                         log_group={'retentionInDays': 30},
+                         role_policy=role_policy(function, NAMES),
+                         url={'FunctionUrl': 'https://abc.lambda-url.eu-west-1.on.aws/',
+                              'AuthType': 'NONE'},
+                         statements=[{'Sid': 'url-0123456789'}, {'Sid': 'url-abcdef0123'}],
+                         buckets={UPLOADS: Bucket(True, ALL_BLOCKED)})
+        steps = Planner(function, state, NAMES).plan('deploy')
+        self.assertEqual(argvs(steps), [
+            'apigatewayv2 create-api', 'lambda add-permission', 's3api put-bucket-cors',
+            'lambda delete-function-url-config', 'lambda remove-permission',
+            'lambda remove-permission'])
+
     def test_a_schedule(self):
         function = self.gallery()
         function.triggers = [{'type': 'schedule', 'expression': 'rate(15 minutes)'}]
@@ -463,15 +478,16 @@ class ExecutorTest(unittest.TestCase):
                 [Step(['lambda', 'create-function'])])
 
     def test_a_created_url_reaches_the_steps_after_it(self):
-        from deploy.planner import Later, LaterFormat, Step
+        from deploy.planner import Later, LaterFormat, Step, origin_of
         aws = FakeAws(answers={'lambda create-function-url-config': {
-            'FunctionUrl': 'https://u.example/'}})
+            'FunctionUrl': 'http://127.0.0.1:4566/lambda-url/abc/'}})
         path = os.path.join(self.directory, 'cors.json')
         Executor(aws, echo=self.printed.append).run([
             Step(['lambda', 'create-function-url-config'], capture='url:f'),
             Step(['s3api', 'put-bucket-cors', f'file://{path}'], documents={path: {
-                'AllowedOrigins': [LaterFormat('{}', Later('url:f', '?'), strip='/')]}})])
-        self.assertEqual(json.load(open(path)), {'AllowedOrigins': ['https://u.example']})
+                'AllowedOrigins': [LaterFormat('{}', Later('url:f', '?'), convert=origin_of)]}})])
+        self.assertEqual(json.load(open(path)), {'AllowedOrigins': ['http://127.0.0.1:4566']},
+                         "an origin is the page's scheme, host and port")
 
 
 class DeployedReadTest(unittest.TestCase):
