@@ -27,14 +27,15 @@ class LocalEndpointTest(EndpointTestCase):
         with urllib.request.urlopen(self.gallery) as page:
             self.assertEqual(page.headers['Content-Type'], 'text/html; charset=utf-8')
             self.assertIn(key, page.read().decode())
-        reports = [line for line in self.log_messages('ResizeImage') if line.startswith('REPORT')]
+        reports = [line for line in self.log_messages('ResizeImage-dev')
+                   if line.startswith('REPORT')]
         self.assertTrue(reports)
         self.assertRegex(reports[-1], r'^REPORT RequestId: [0-9a-f-]{36}\tDuration: [\d.]+ ms\t'
                                       r'Billed Duration: \d+ ms\tMemory Size: 1024 MB\t'
                                       r'Max Memory Used: \d+ MB\t')
 
     def test_refused_uploads_get_s3s_error_and_trigger_nothing(self):
-        before = len(self.log_messages('ResizeImage'))
+        before = len(self.log_messages('ResizeImage-dev'))
         cases = []
         form = self.upload_form(max_bytes=1000)
         cases.append(('too big', form, post_form(form, b'x' * 2000), 400, 'EntityTooLarge'))
@@ -58,7 +59,7 @@ class LocalEndpointTest(EndpointTestCase):
                 self.assertIn(words.encode(), body)
                 self.assertIsNone(self.exists(UPLOAD_BUCKET, form['key']))
         time.sleep(1)
-        self.assertEqual(len(self.log_messages('ResizeImage')), before, 'no invocation')
+        self.assertEqual(len(self.log_messages('ResizeImage-dev')), before, 'no invocation')
 
     def test_a_non_image_is_kept_tagged_and_logged(self):
         form = self.upload_form()
@@ -73,7 +74,7 @@ class LocalEndpointTest(EndpointTestCase):
         self.wait_for(lambda: 'resize-status' in tags(), what='the rejection tag')
         self.assertEqual(tags()['resize-reason'], 'unsupported-format')
         self.assertTrue(any(key in line and '"rejected"' in line
-                            for line in self.log_messages('ResizeImage')))
+                            for line in self.log_messages('ResizeImage-dev')))
         with urllib.request.urlopen(f'{self.gallery}status?key={key}') as response:
             self.assertEqual(json.load(response)['state'], 'rejected')
 
