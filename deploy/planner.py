@@ -106,12 +106,13 @@ def resolve_layers(function, deployed, required):
             environment.update({name: value for name, value
                                 in own.get('environment', {}).items() if value})
         elif required and not function.layers:
+            variable = own.get('arn_variable')
             raise PlanError(
                 f'{function.name} needs {own.get("provides", "its layer")}, which Lambda\'s '
                 f'{function.runtime} runtime does not have, and no layer {own["name"]} is '
                 f'published for {function.architecture}: {own.get("missing", "")} '
                 f'Run make layer-publish (it builds the layer and publishes it; create then '
-                f'attaches it){", or set " + own["arn_variable"] if own.get("arn_variable") else ""}.')
+                f'attaches it){", or set " + variable if variable else ""}.')
     return layers, environment
 
 
@@ -408,7 +409,8 @@ class Planner:
         expression = trigger['expression']
         current = self.deployed.rules.get(rule_name) or {}
         rule = current.get('rule')
-        if not rule or rule.get('ScheduleExpression') != expression or rule.get('State') != 'ENABLED':
+        if (not rule or rule.get('ScheduleExpression') != expression
+                or rule.get('State') != 'ENABLED'):
             self.add('events', 'put-rule', '--name', rule_name, '--schedule-expression',
                      expression, '--state', 'ENABLED',
                      note=f'{function.name}: runs on {expression}')
@@ -516,9 +518,9 @@ def lifecycle_rules(declared):
                           'Filter': {'Tag': {'Key': key, 'Value': value}},
                           'Expiration': {'Days': int(rule['days'])}})
         elif 'abort_incomplete_uploads_after_days' in rule:
+            days = int(rule['abort_incomplete_uploads_after_days'])
             rules.append({'ID': rule['id'], 'Status': 'Enabled', 'Filter': {'Prefix': ''},
-                          'AbortIncompleteMultipartUpload': {
-                              'DaysAfterInitiation': int(rule['abort_incomplete_uploads_after_days'])}})
+                          'AbortIncompleteMultipartUpload': {'DaysAfterInitiation': days}})
         else:
             raise PlanError(f'lifecycle rule {rule.get("id")!r}: expected expire_tagged or '
                             f'abort_incomplete_uploads_after_days')

@@ -129,12 +129,13 @@ if __name__ == '__main__':
     unittest.main()
 '''
 
-MAKEFILE = '''# {name}: {described} function. What it needs is declared in function.json; rules: ../lambda.mk.
+MAKEFILE = '''# {name}: {described} function; function.json declares what it needs. Rules: ../lambda.mk
 HANDLER ?= handler.handler
 include ../lambda.mk
 '''
 
-REQUIREMENTS = '''# What {name}'s zip ships, pinned (name==version). boto3 is in Lambda's runtime: leave it out.
+REQUIREMENTS = '''# What {name}'s zip ships, pinned (name==version).
+# boto3 is in Lambda's runtime: leave it out.
 '''
 
 
