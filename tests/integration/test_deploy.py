@@ -267,3 +267,25 @@ class DestroyTest(AgainstMotoServer):
         self.assertEqual([role['RoleName'] for role in self.client('iam').list_roles()['Roles']
                           if role['RoleName'].startswith(APP)], [])
         self.assertEqual(self.client('logs').describe_log_groups()['logGroups'], [])
+
+
+class StageTest(AgainstMotoServer):
+    def test_a_second_stage_lives_beside_the_first_with_its_own_config(self):
+        with open(self.path('config-prod.mk'), 'w') as handle:
+            handle.write('LOG_RETENTION_DAYS = 90\n')
+        self.make('deploy', 'FUNCTIONS=image_list')
+        self.make('deploy', 'FUNCTIONS=image_list', 'STAGE=prod')
+        lambdas, logs = self.client('lambda'), self.client('logs')
+        for stage, days in (('dev', 30), ('prod', 90)):
+            with self.subTest(stage):
+                configuration = lambdas.get_function_configuration(
+                    FunctionName=f'ListImage-{stage}')
+                self.assertEqual(configuration['Role'],
+                                 f'arn:aws:iam::{ACCOUNT}:role/{APP}-ListImage-{stage}')
+                self.assertEqual(configuration['Environment']['Variables']['UPLOAD_BUCKET'],
+                                 f'{APP}-{stage}-uploads-{ACCOUNT}-{REGION}')
+                [group] = logs.describe_log_groups(
+                    logGroupNamePrefix=f'/aws/lambda/ListImage-{stage}')['logGroups']
+                self.assertEqual(group['retentionInDays'], days)
+                self.assertTrue(lambdas.get_function_url_config(
+                    FunctionName=f'ListImage-{stage}')['FunctionUrl'])
