@@ -20,6 +20,14 @@ from deploy.executor import Executor
 from deploy.planner import Names, PlanError, Planner, Step, schedule_rule_name
 
 MODES = ('plan', 'deploy', 'create', 'update', 'infra')
+# What stops a command with one sentence, never a traceback.
+EXPECTED_ERRORS = (DeclarationError, PlanError, Unreachable, AwsError)
+
+
+def explain(error):
+    if isinstance(error, AwsError):
+        return f'{shell_line(error.command)} failed:\n  {error.message}'
+    return str(error)
 
 
 def function_of(folder, aws, configuration=None):
@@ -248,10 +256,7 @@ def main(argv=None):
             environment(arguments.folders, Aws(echo=lambda line: None))
         else:
             return destroy(arguments.folders, aws, arguments.force)
-    except (DeclarationError, PlanError, Unreachable) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    except AwsError as error:
-        print(f'error: {shell_line(error.command)} failed:\n  {error.message}', file=sys.stderr)
+    except EXPECTED_ERRORS as error:
+        print(f'error: {explain(error)}', file=sys.stderr)
         return 1
     return 0

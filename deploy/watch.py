@@ -16,10 +16,8 @@ import sys
 import time
 
 from deploy import zipper
-from deploy.cli import converge, function_of
-from deploy.aws import Aws, AwsError, Unreachable, shell_line
-from deploy.declaration import DeclarationError
-from deploy.planner import PlanError
+from deploy.aws import Aws
+from deploy.cli import EXPECTED_ERRORS, converge, explain, function_of
 
 # Edits to these change settings or dependencies: the long path.
 SETTINGS_FILES = {'Makefile', 'function.json', 'requirements.txt'}
@@ -117,11 +115,8 @@ class Watcher:
                     done = self.deploy(folder)
                 else:
                     done = self.update_code(folder)
-            except (DeclarationError, PlanError, ValueError, zipper.PackageTooLarge) as error:
-                self.echo(f'error: {error}')
-                continue
-            except AwsError as error:
-                self.echo(f'error: {shell_line(error.command)} failed:\n  {error.message}')
+            except EXPECTED_ERRORS + (ValueError, zipper.PackageTooLarge) as error:
+                self.echo(f'error: {explain(error)}')  # the next save tries again
                 continue
             if done:
                 self.echo(f'live in {self.clock() - started:.2f} s; watching')
@@ -149,11 +144,8 @@ def main(argv=None):
         watcher.run(arguments.interval)
     except KeyboardInterrupt:
         return 0
-    except (DeclarationError, PlanError, Unreachable) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    except AwsError as error:
-        print(f'error: {shell_line(error.command)} failed:\n  {error.message}', file=sys.stderr)
+    except EXPECTED_ERRORS as error:
+        print(f'error: {explain(error)}', file=sys.stderr)
         return 1
 
 
