@@ -100,7 +100,7 @@ bench-resize: bootstrap ## resize engines side by side on one core: project, tut
 	$(VENV_PYTHON) -m bench.resize_engines --rounds $(BENCH_ROUNDS)
 
 build size: ## build (or size) every function's zip
-	@for function in $(FUNCTIONS); do $(MAKE) --no-print-directory -C $$function $@ || exit 1; done
+	@for function in $(FUNCTIONS); do $(MAKE) -s --no-print-directory -C $$function $@ || exit 1; done
 
 plan create update deploy: build ## plan (print only), create, update or deploy every function, with what each declares
 	@$(DEPLOY) $@ $(FUNCTIONS)

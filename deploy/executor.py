@@ -43,6 +43,8 @@ class Executor:
                 shown = [str(output[key]) for key in SHOWN if key in output]
                 if shown:
                     self.echo(f'    -> {"  ".join(shown)}')
+            if step.done:
+                self.echo(step.done)
 
     def run_step(self, argv, retry_on):
         attempt = 1

@@ -49,6 +49,7 @@ class Step:
     capture: str = ''  # store this step's output under this key, for Later values
     retry_on: str = ''  # an error text that means "try again shortly" (IAM propagation)
     phase: int = 0  # the order of wiring steps, see Planner.plan_triggers
+    done: str = ''  # said once the step has run (never by make plan)
 
 
 # Wiring runs in this order: what is created (a URL, an API, a rule), the grants it needs,
@@ -157,8 +158,10 @@ class Planner:
         self.steps, self.notes = [], []
 
     # -- helpers --------------------------------------------------------------------------
-    def add(self, *argv, note='', documents=None, capture='', retry_on='', phase=CREATE):
-        self.steps.append(Step(list(argv), note, documents or {}, capture, retry_on, phase))
+    def add(self, *argv, note='', documents=None, capture='', retry_on='', phase=CREATE,
+            done=''):
+        self.steps.append(Step(list(argv), note, documents or {}, capture, retry_on, phase,
+                               done))
 
     def document(self, name, value):
         return f'{self.prefix}{name}.json', value
@@ -269,7 +272,8 @@ class Planner:
                  note=f'{function.name}: create', documents=documents,
                  retry_on=ROLE_PROPAGATION if role_created else '')
         self.add('lambda', 'wait', 'function-active-v2', '--function-name', function.name,
-                 note=f'{function.name}: active')
+                 note=f'{function.name}: waiting until it is active',
+                 done=f'{function.name}: active')
 
     def plan_update(self):
         function, configuration = self.function, self.deployed.configuration
