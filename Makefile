@@ -130,7 +130,8 @@ url: ## print the functions' URLs (function URL or HTTP API)
 
 upload: ## upload FILE=photo.jpg with curl through the gallery's presigned POST, wait for the resize
 	@test -n "$(FILE)" || { echo "error: say which image: make upload FILE=photo.jpg" >&2; exit 1; }
-	@eval "$$($(DEPLOY) env image_list)" && $(TOOLS) -m deploy.upload "$(FILE)" --wait $(UPLOAD_WAIT)
+	@settings="$$($(DEPLOY) env image_list)" && eval "$$settings" && \
+	  $(TOOLS) -m deploy.upload "$(FILE)" --wait $(UPLOAD_WAIT)
 
 destroy: ## delete every function, its role and logs, and the buckets with everything in them
 	@$(DEPLOY) destroy $(if $(filter 1,$(FORCE)),--force) $(FUNCTIONS)
@@ -162,12 +163,13 @@ tune: bootstrap ## FUNCTION's duration and cost at several memory sizes, on the 
 	  $(if $(wildcard $(EVENT)),EVENT=$(abspath $(EVENT))) $(if $(wildcard $(TUNE_OBJECT)),TUNE_OBJECT=$(abspath $(TUNE_OBJECT)))
 
 local-env: ## print the export lines that point awscli, boto3 and make at the local endpoint
-	@echo 'unset AWS_PROFILE AWS_SESSION_TOKEN'
+	@echo 'unset AWS_PROFILE AWS_SESSION_TOKEN UPLOAD_BUCKET RESIZED_BUCKET'
 	@echo 'export AWS_ENDPOINT_URL=$(LOCAL_URL)'
 	@echo 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test'
 	@echo 'export AWS_REGION=$(LOCAL_REGION) AWS_DEFAULT_REGION=$(LOCAL_REGION)'
-	@echo 'export UPLOAD_BUCKET=$(subst $${ACCOUNT_ID},123456789012,$(subst $${REGION},$(LOCAL_REGION),$(UPLOAD_BUCKET)))'
-	@echo 'export RESIZED_BUCKET=$(subst $${ACCOUNT_ID},123456789012,$(subst $${REGION},$(LOCAL_REGION),$(RESIZED_BUCKET)))'
+	@# shell variables, not exported: make would take them over every stage's own names
+	@echo 'UPLOAD_BUCKET=$(subst $${ACCOUNT_ID},123456789012,$(subst $${REGION},$(LOCAL_REGION),$(UPLOAD_BUCKET)))'
+	@echo 'RESIZED_BUCKET=$(subst $${ACCOUNT_ID},123456789012,$(subst $${REGION},$(LOCAL_REGION),$(RESIZED_BUCKET)))'
 	@echo "export GALLERY_URL=$$($(LOCAL_ENV) $(DEPLOY) url image_list 2>/dev/null)"
 
 demo: bootstrap ## the whole service on the local endpoint: up, deploy, upload, report
@@ -176,4 +178,5 @@ demo: bootstrap ## the whole service on the local endpoint: up, deploy, upload, 
 	  $(MAKE) --no-print-directory deploy && \
 	  $(TOOLS) -m local_endpoint.demo sample $(LOCAL_STATE)/sample.jpg && \
 	  $(MAKE) --no-print-directory upload FILE=$(LOCAL_STATE)/sample.jpg && \
-	  eval "$$($(MAKE) -s local-env)" && $(TOOLS) -m local_endpoint.demo summary $(LOCAL_STATE)/sample.jpg $(LOCAL_PORT)
+	  eval "$$($(MAKE) -s local-env)" && RESIZED_BUCKET=$$RESIZED_BUCKET \
+	  $(TOOLS) -m local_endpoint.demo summary $(LOCAL_STATE)/sample.jpg $(LOCAL_PORT)

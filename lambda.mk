@@ -91,14 +91,14 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
   --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
 
 .DEFAULT_GOAL := help
-.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra watch invoke \
+.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra url watch invoke \
   logs delete clean layer layer-check layer-publish layer-lock tune
 
 help: ## this list
 	@$(call print_help,"$(FUNCTION_NAME) ($(notdir $(CURDIR)))")
 
-test: | $(VENV_STAMP) ## run the function's own tests (its tests/ folder), with the project's Python
-	@if test -d tests; then PYTHONPATH=. $(VENV_PYTHON) -m unittest discover -s tests; \
+test: $(DEPS_STAMP) ## run the function's own tests (its tests/ folder): the project's Python, its dependencies
+	@if test -d tests; then PYTHONPATH=.:$(DEPS_DIR) $(VENV_PYTHON) -m unittest discover -s tests; \
 	else echo "$(notdir $(CURDIR)) has no tests/ folder"; fi
 
 clean_pyc: ## remove Python caches from the source folder
@@ -131,7 +131,7 @@ SETTING_NAMES = FUNCTION_NAME HANDLER RUNTIME ARCH TIMEOUT MEMORY_SIZE ROLE_NAME
 DEPLOY = $(TOOLS) -m deploy
 
 settings: ## print the settings the deploy reads (NAME=VALUE), as make settles them
-	@printf '%s\n' $(foreach name,$(sort $(SETTING_NAMES)),'$(name)=$(subst ','\'',$($(name)))')
+	@printf '%s\n' $(foreach name,$(sort $(SETTING_NAMES)),$(if $(filter undefined,$(origin $(name))),,'$(name)=$(subst ','\'',$($(name)))'))
 
 plan: build ## print what make deploy would run (every awscli command), and run nothing
 	@$(DEPLOY) plan .
@@ -144,6 +144,9 @@ update: build ## publish new code only if its CodeSha256 changed; update the con
 
 deploy: build ## create the function, or update it if it exists; then wire what it declares
 	@$(DEPLOY) deploy .
+
+url: ## print the function's URL (function URL or HTTP API), if it has one
+	@$(DEPLOY) url .
 
 watch: build ## deploy, then build and publish on every save (Ctrl-C stops)
 	@$(TOOLS) -m deploy.watch .

@@ -24,6 +24,9 @@ NOT_FOUND = {'ResourceNotFoundException', 'NoSuchEntity', 'NoSuchBucket', '404',
              'NoSuchPublicAccessBlockConfiguration'}
 
 
+DEFAULT_LOCAL_PORT = 4566  # the Makefile's LOCAL_PORT
+
+
 class AwsError(Exception):
     def __init__(self, command, code, message):
         super().__init__(message)
@@ -87,9 +90,10 @@ class Aws:
             socket.create_connection((parsed.hostname, port), timeout=timeout).close()
         except OSError as error:
             local = parsed.hostname in ('127.0.0.1', 'localhost', '::1')
+            up = 'make up' if port == DEFAULT_LOCAL_PORT else f'make up LOCAL_PORT={port}'
             raise Unreachable(
                 f'nothing answers at {self.endpoint} ({error.strerror or error}): '
-                + ('start the local endpoint with make up (or unset AWS_ENDPOINT_URL to use AWS)'
+                + (f'start the local endpoint with {up} (or unset AWS_ENDPOINT_URL to use AWS)'
                    if local else 'check AWS_ENDPOINT_URL')) from None
         self._checked = True
 

@@ -15,7 +15,7 @@ import sys
 
 from deploy import applied, deployed as deployed_state
 from deploy.aws import Aws, AwsError, Unreachable, shell_line
-from deploy.declaration import Account, DeclarationError, load, read_settings
+from deploy.declaration import Account, DeclarationError, load, read_declaration, read_settings
 from deploy.executor import Executor
 from deploy.planner import Names, PlanError, Planner, Step, schedule_rule_name
 
@@ -30,10 +30,15 @@ def explain(error):
     return str(error)
 
 
+def folder_name(folder):
+    return os.path.basename(os.path.abspath(folder))
+
+
 def function_of(folder, aws, configuration=None):
     """(function, names, settings); with a configuration list, the deployed configuration is
     read first and appended to it (None: not deployed), and its ARN names the account."""
     settings = read_settings(folder)
+    read_declaration(folder, settings)  # its mistakes are said before AWS is asked anything
     account = Account(aws, settings)
     name = settings.get('FUNCTION_NAME', '')
     if configuration is not None and name and '${' not in name:
@@ -58,7 +63,7 @@ def converge(folders, mode, aws, echo=print):
     dry_run = mode == 'plan'
     planned_buckets = set()
     for folder in folders:
-        echo(f'{os.path.relpath(folder)}: reading what is deployed')
+        echo(f'{folder_name(folder)}: reading what is deployed')
         read = []
         function, names, settings = function_of(folder, aws, configuration=read)
         configuration = read[0] if read else deployed_state.UNREAD
@@ -225,7 +230,7 @@ def invoke(folder, event, aws, echo=print):
     except AwsError as error:
         if error.not_found:
             raise PlanError(f'function {function.name} does not exist in {names.region}: '
-                            f'run make create first.') from None
+                            f'run make deploy (or make create) first.') from None
         raise
     return report(invocation, response)
 

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 REFERENCE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
+STAGE = re.compile(r'[a-z0-9]{1,16}')
 DECLARATION = 'function.json'
 TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
 # Settings every function has (lambda.mk defines them); the JSON's references come on top.
@@ -125,8 +126,15 @@ def expand(value, lookup, depth=0):
     return REFERENCE.sub(lambda match: expand(lookup(match.group(1)), lookup, depth + 1), value)
 
 
-def load(folder, settings, account):
-    """The deployable Function a folder and its settings describe."""
+def _undefined(path, folder, name):
+    return DeclarationError(f'{path} names ${{{name}}}, which make does not set: define it in '
+                            f'{os.path.basename(os.path.abspath(folder))}/Makefile ({name} ?= '
+                            f'its default, empty for none) or config.mk')
+
+
+def read_declaration(folder, settings):
+    """The folder's function.json ({} without one), checked before anything is asked of
+    AWS: valid JSON, every ${NAME} a make variable, a stage that fits in bucket names."""
     path = os.path.join(folder, DECLARATION)
     declared = {}
     if os.path.exists(path):
@@ -135,13 +143,26 @@ def load(folder, settings, account):
                 declared = json.load(handle)
             except json.JSONDecodeError as error:
                 raise DeclarationError(f'{path}: not valid JSON: {error}') from None
+    for name in references(declared):
+        if name not in settings and name not in ACCOUNT_SETTINGS:
+            raise _undefined(path, folder, name)
+    stage = settings.get('STAGE', '')
+    if stage and not STAGE.fullmatch(stage):
+        raise DeclarationError(f'STAGE={stage!r}: a stage is 1-16 lower-case letters and digits '
+                               f'(it goes into bucket names), e.g. dev or prod')
+    return declared
+
+
+def load(folder, settings, account):
+    """The deployable Function a folder and its settings describe."""
+    path = os.path.join(folder, DECLARATION)
+    declared = read_declaration(folder, settings)
 
     def lookup(name):
         if name in ACCOUNT_SETTINGS and not settings.get(name):
             return account[name]
         if name not in settings:
-            raise DeclarationError(f'{path} names ${{{name}}}, which make does not set '
-                                   f'(define {name} in {folder}/Makefile or config.mk)')
+            raise _undefined(path, folder, name)
         return settings[name]
 
     value = lambda name: expand(f'${{{name}}}', lookup)

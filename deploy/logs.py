@@ -50,7 +50,7 @@ def tail(group, since, follow, poll_seconds=1.0, logs=None):
     import boto3  # 0.8 s of imports, which make invoke does without
     logs = logs or boto3.client('logs')
     start = since_millis(since)
-    seen = set()
+    seen, waiting_said = set(), False
     while True:
         arguments = {'logGroupName': group, 'startTime': start}
         try:
@@ -68,6 +68,10 @@ def tail(group, since, follow, poll_seconds=1.0, logs=None):
                 print(f'error: no log group {group} yet: the function has not run.',
                       file=sys.stderr)
                 return 1
+            if not waiting_said:
+                waiting_said = True
+                print(f'no log group {group} yet (make deploy creates it); waiting for it',
+                      file=sys.stderr, flush=True)
         if not follow:
             return 0
         time.sleep(poll_seconds)

@@ -140,9 +140,12 @@ def configuration_changes(current, desired):
         if current[name] == wanted:
             continue
         if name == 'Environment':
-            changed = sorted(key for key in set(current[name]) | set(wanted)
-                             if current[name].get(key) != wanted.get(key))
-            reasons.append(f'environment: {", ".join(changed)} changed')
+            old, new = current[name], wanted
+            for verb, keys in (('added', set(new) - set(old)), ('removed', set(old) - set(new)),
+                               ('changed', {key for key in set(old) & set(new)
+                                            if old[key] != new[key]})):
+                if keys:
+                    reasons.append(f'environment: {", ".join(sorted(keys))} {verb}')
         elif name == 'Description':
             reasons.append('description changed')
         else:
@@ -180,7 +183,7 @@ class Planner:
                             f'use make update (or make deploy).')
         if mode == 'update' and not exists:
             raise PlanError(f'function {function.name} does not exist in {self.names.region}: '
-                            f'run make create first.')
+                            f'run make deploy (or make create) first.')
         if only_function:
             self.plan_update()
             return self.steps

@@ -111,6 +111,10 @@ def main(argv=None, environ=os.environ):
     print(shlex.join(command), flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
+        if '<Code>NoSuchBucket</Code>' in result.stdout:
+            print(f'error: the bucket {settings.upload_bucket} does not exist: run make deploy '
+                  f'first', file=sys.stderr)
+            return 1
         print(f'error: S3 refused the upload (curl exit {result.returncode}):\n'
               f'{result.stdout}{result.stderr}', file=sys.stderr)
         return 1

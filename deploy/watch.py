@@ -17,7 +17,7 @@ import time
 
 from deploy import zipper
 from deploy.aws import Aws
-from deploy.cli import EXPECTED_ERRORS, converge, explain, function_of
+from deploy.cli import EXPECTED_ERRORS, converge, explain, folder_name, function_of
 
 # Edits to these change settings or dependencies: the long path.
 SETTINGS_FILES = {'Makefile', 'function.json', 'requirements.txt'}
@@ -76,7 +76,8 @@ class Watcher:
         result = subprocess.run(['make', '--no-print-directory', '-s', '-C', folder, 'build'],
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            self.echo(f'{folder}: make build failed:\n{result.stdout}{result.stderr}'.rstrip())
+            self.echo(f'{folder_name(folder)}: make build failed:\n'
+                      f'{result.stdout}{result.stderr}'.rstrip())
             return False
         converge([folder], 'deploy', self.aws, echo=self.echo)
         self.functions[folder] = function_of(folder, self.aws)[0]
@@ -124,7 +125,7 @@ class Watcher:
     def run(self, interval):
         for folder in self.folders:
             self.deploy(folder)
-        self.echo(f'watching {", ".join(self.folders)} (Ctrl-C stops)')
+        self.echo(f'watching {", ".join(map(folder_name, self.folders))} (Ctrl-C stops)')
         while True:
             time.sleep(interval)
             self.poll_once()

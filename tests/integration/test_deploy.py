@@ -185,7 +185,7 @@ class DeployedServiceTest(AgainstMotoServer):
 
     def test_a_configuration_change_is_applied(self):
         result = self.make('update', 'PAGE_SIZE=20', directory='image_list')
-        self.assertIn('environment: PAGE_SIZE changed', result.stdout)
+        self.assertIn('environment: PAGE_SIZE added', result.stdout)
         self.assertEqual(self.configuration('ListImage-dev')['Environment']['Variables']['PAGE_SIZE'],
                          '20')
         self.make('update', directory='image_list')  # and back
@@ -208,7 +208,7 @@ class DeployedServiceTest(AgainstMotoServer):
                                    check=False)
                 self.assertNotEqual(result.returncode, 0)
                 self.assertIn('function NoSuchFunction does not exist in us-east-1: run make '
-                              'create first', result.stderr)
+                              'deploy (or make create) first', result.stderr)
         result = self.make('create', directory='image_list', check=False)
         self.assertIn('ListImage-dev already exists', result.stderr)
 

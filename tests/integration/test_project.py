@@ -42,6 +42,21 @@ class ProjectTest(ProjectCopyTestCase):
         self.assertIn('plan create update deploy', top, 'rules with several targets')
         self.assertIn('UPLOAD_BUCKET', top, "the top level drives the sample service too")
 
+    def test_a_name_function_json_uses_must_be_a_make_variable(self):
+        declaration = self.path('thumbnails', 'function.json')
+        with open(declaration) as handle:
+            original = handle.read()
+        self.addCleanup(lambda: open(declaration, 'w').write(original))
+        with open(declaration, 'w') as handle:
+            handle.write(original.replace('${STAGE}', '${STAGEE}', 1))
+        environment = {name: value for name, value in os.environ.items()
+                       if not name.startswith('AWS_')}
+        environment.update(AWS_ENDPOINT_URL='http://127.0.0.1:9', AWS_ACCESS_KEY_ID='x',
+                           AWS_SECRET_ACCESS_KEY='x', AWS_DEFAULT_REGION='us-east-1')
+        result = make(self.path('thumbnails'), 'plan', env=environment, check=False)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn('names ${STAGEE}, which make does not set', result.stderr)
+
     def test_nothing_answering_is_said_at_once(self):
         with socket.socket() as probe:
             probe.bind(('127.0.0.1', 0))

@@ -150,6 +150,12 @@ class DeclarationTest(unittest.TestCase):
         self.assertEqual((function.triggers, function.permissions, function.environment),
                          ([], [], {}))
 
+    def test_a_stage_goes_into_bucket_names(self):
+        for stage in ('Prod', 'my stage', 'x' * 17):
+            with self.subTest(stage):
+                with self.assertRaisesRegex(declaration.DeclarationError, 'lower-case'):
+                    function_from('image_list', STAGE=stage)
+
     def test_numbers_must_be_numbers(self):
         with self.assertRaisesRegex(declaration.DeclarationError, 'MEMORY_SIZE'):
             function_from('image_list', MEMORY_SIZE='lots')
@@ -224,7 +230,7 @@ class PlannerTest(unittest.TestCase):
                                                'use make update'):
             self.plan(everything_deployed(self.function), 'create')
         state = Deployed(buckets={UPLOADS: Bucket(True, ALL_BLOCKED), RESIZED: Bucket()})
-        with self.assertRaisesRegex(PlanError, 'does not exist in eu-west-1: run make create'):
+        with self.assertRaisesRegex(PlanError, 'does not exist in eu-west-1: run make deploy'):
             self.plan(state, 'update')
 
     def test_infra_without_the_function_leaves_code_and_triggers_alone(self):
@@ -259,7 +265,7 @@ class PlannerTest(unittest.TestCase):
         self.assertEqual(argvs(steps), ['lambda update-function-configuration', 'lambda wait',
                                         'lambda publish-version'])
         self.assertIn('Timeout: 60 -> 90', steps[0].note)
-        self.assertIn('environment: SECRET changed', steps[0].note)
+        self.assertIn('environment: SECRET added', steps[0].note)
         self.assertNotIn('hunter2', ' '.join(step.note + ' '.join(map(str, step.argv))
                                              for step in steps))
         self.assertIn('{"Layers": []}', steps[0].argv, 'layers removed when none is wanted')
