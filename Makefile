@@ -90,6 +90,7 @@ bench: bootstrap ## every performance figure side by side, in one run (BENCH=qui
 	@status=0; eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
 	  $(MAKE) --no-print-directory deploy LOCAL_PORT=$(BENCH_PORT) > $(LOCAL_STATE)/bench/deploy.log 2>&1 && \
 	  eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
+	  UPLOAD_BUCKET=$$UPLOAD_BUCKET RESIZED_BUCKET=$$RESIZED_BUCKET \
 	  BENCH_ENDPOINT_PID=$$(cat $(LOCAL_STATE)/bench/endpoint-$(BENCH_PORT).pid) \
 	  $(TOOLS) -m bench $(if $(filter quick,$(BENCH)),--quick) --json $(LOCAL_STATE)/bench/results.json \
 	  || status=$$?; \
