@@ -13,16 +13,16 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from bench import (build_loop, gallery_cpu, memory_sizes, resize_engines, runtime_overhead,
-                   service)
+from bench import (build_loop, deploy_loop, gallery_cpu, memory_sizes, resize_engines,
+                   runtime_overhead, service)
 
 PLANS = {
     'full': {'rounds': 15, 'cold': 7, 'warm_invokes': 200, 'warm': 20, 'upload_cold': 5,
-             'in_flight': 50, 'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 3,
-             'tune': 10},
+             'in_flight': 50, 'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 5,
+             'edited': build_loop.FUNCTIONS, 'tune': 10, 'deploys': 5},
     'quick': {'rounds': 3, 'cold': 2, 'warm_invokes': 30, 'warm': 5, 'upload_cold': 2,
               'in_flight': 10, 'gallery': (100, 1000), 'gallery_requests': 5, 'builds': 1,
-              'tune': 3},
+              'edited': ('image_list', build_loop.HEAVY), 'tune': 3, 'deploys': 1},
 }
 
 
@@ -70,15 +70,9 @@ def report(results, plan_name):
                         f'the form, events, logs)' if endpoint is not None else '')
                      + f'; at that cost the machine\'s limit is '
                      f'{rate["machine_bound_per_second"]:.1f}/s')
-    build = results['build loop']
-    tutorial_ms = sum(row['ms'] for row in build['tutorial'].values())
-    lines += ['', '4. Build loop, both functions (median)',
-              f'   cold make build {build["cold_ms"]:.0f} ms; no-op {build["noop_ms"]:.0f} ms; '
-              f'after touching handler.py {build["code_only_ms"]:.0f} ms',
-              '   zips: ' + ', '.join(f'{name} {size:,} B' for name, size in build['zip_bytes'].items()),
-              f'   tutorial (pip install -t . && zip -r): {tutorial_ms:.0f} ms, zips '
-              + ', '.join(f'{name} {row["bytes"]:,} B' for name, row in build['tutorial'].items())
-              + f'; cold/tutorial {build["cold_ms"] / tutorial_ms:.2f}x']
+    lines += ['', f'4. Build loop: make build against sam build --cached (aws-sam-cli '
+                  f'{results["build loop"]["sam_version"]}) on the same function folders']
+    lines += build_loop.table(results['build loop'])
     gallery = results.get('gallery')
     if gallery:
         lines += ['', '5. Gallery by objects in the resized bucket, p50: the page over HTTP, the '
@@ -100,6 +94,11 @@ def report(results, plan_name):
         lines += ['', "7. The gallery's own CPU per page of 50 images, in process: before (boto3's "
                       'generate_presigned_url per image, dateutil timestamps) and now']
         lines += gallery_cpu.table(cpu)
+    deploys = results.get('deploy loop')
+    if deploys:
+        lines += ['', '8. Deploy loop on the local endpoint: make watch and make update, edit to '
+                      'live']
+        lines += deploy_loop.table(deploys)
     return '\n'.join(lines)
 
 
@@ -125,10 +124,11 @@ def main(argv=None):
         # Before the gallery stage fills the bucket: the page's listing stays small.
         stage('memory sizes', results, memory_sizes.run, plan['tune'])
         stage('gallery', results, service.gallery, plan['gallery'], plan['gallery_requests'])
+        stage('deploy loop', results, deploy_loop.run, plan['deploys'])
     else:
         progress('GALLERY_URL is not set: skipping the stages that need the local endpoint')
     stage('gallery cpu', results, gallery_cpu.run, plan['rounds'])
-    stage('build loop', results, build_loop.run, plan['builds'])
+    stage('build loop', results, build_loop.run, plan['builds'], plan['edited'])
     results['seconds'] = time.perf_counter() - started
     print(report(results, plan_name))
     os.makedirs(os.path.dirname(os.path.abspath(arguments.json)), exist_ok=True)
