@@ -90,6 +90,25 @@ class GalleryTestCase(MotoTestCase):
         return calls
 
 
+class PrepareTest(GalleryTestCase):
+    """What Lambda's Init does for the first page (burst CPU), so it is not done on the
+    function's share of a core."""
+
+    def test_the_first_page_finds_its_clients_and_urls_made(self):
+        resolved = handler._object_urls.cache_info().currsize
+        handler.prepare({'UPLOAD_BUCKET': UPLOADS, 'RESIZED_BUCKET': RESIZED,
+                         'AWS_DEFAULT_REGION': REGION})
+        self.assertEqual(handler._object_urls.cache_info().currsize, resolved + 1)
+        made = handler.s3_client.cache_info().currsize
+        calls = self.count_s3_calls()
+        self.assertEqual(self.get()['statusCode'], 200)
+        self.assertEqual(calls, ['ListObjectsV2'])
+        self.assertEqual(handler.s3_client.cache_info().currsize, made, 'no client made')
+
+    def test_settings_that_are_wrong_leave_it_to_the_page_to_say(self):
+        handler.prepare({})  # no buckets: the page answers 500 with why, Init does not fail
+
+
 class GalleryPageTest(GalleryTestCase):
     def test_empty_gallery(self):
         response = self.get()
