@@ -263,6 +263,15 @@ def _refresh_cache(path, dependencies):
             with open(file_path, 'rb') as handle:
                 data = handle.read()
                 key = _stat_key(os.fstat(handle.fileno()))
+            if (entry is not None and entry.key == key == _stat_key(status)
+                    and status.st_mtime_ns < settled_before and len(data) == entry.member.size
+                    and zlib.crc32(data) == entry.member.crc):
+                # Deflated while too fresh to trust its stat (just after pip installed it),
+                # unchanged since: its CRC confirms the member, a CRC costs far less than
+                # deflating again.
+                refreshed[name] = Cached(key, True, entry.member, out.tell())
+                _copy(old, entry.offset, entry.member.record_length, out)
+                continue
             member, record = _deflate(name, data, key[5])
             # Not if it changed while being read, or so recently it could change unseen.
             vouches = (key == _stat_key(status) and len(data) == status.st_size

@@ -162,6 +162,16 @@ class ZipperCacheTest(unittest.TestCase):
         self.assertIn('lib/fresh.py', self.deflated_on_rebuild())
         self.assertNotIn('lib/fresh.py', self.deflated_on_rebuild(), 'settled: reused')
 
+    def test_a_file_deflated_while_fresh_is_confirmed_by_its_crc_once_settled(self):
+        write(self.path('.build/site-packages/lib/fresh.py'), b'fresh = 1\n', mtime=time.time())
+        self.build()  # as just after pip install: deflated, its stat not yet trusted
+        later = time.time_ns() + 3 * 10 ** 9
+        with mock.patch.object(zipper.time, 'time_ns', return_value=later):
+            self.assertNotIn('lib/fresh.py', self.deflated_on_rebuild(), 'unchanged: reused')
+            write(self.path('.build/site-packages/lib/fresh.py'), b'fresh = 2\n',
+                  mtime=time.time())
+            self.assertIn('lib/fresh.py', self.deflated_on_rebuild(), 'changed: deflated')
+
     def test_a_damaged_cache_is_rebuilt(self):
         self.build()
         intact = open(self.cache, 'rb').read()
