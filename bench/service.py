@@ -16,6 +16,8 @@ import boto3
 from bench.upload_latency import one_upload, percentile, photo, post, retire_environments
 from deploy.functions import ROOT, load
 
+# Three attempts a minute apart at most, locally seconds apart: past this, uploads failed.
+THROUGHPUT_DEADLINE_SECONDS = 300
 EVENTS = {'ResizeImage-dev': os.path.join(ROOT, 'image_resize', 'events', 's3-put.json'),
           'ListImage-dev': os.path.join(ROOT, 'image_list', 'events', 'http-get.json')}
 
@@ -109,7 +111,12 @@ def throughput(in_flight, progress=print, size=(1600, 1200)):
     with concurrent.futures.ThreadPoolExecutor(max_workers=in_flight) as pool:
         list(pool.map(lambda form: post(form, body), forms))
     pending = {form['key'] for form in forms}
+    deadline = time.monotonic() + THROUGHPUT_DEADLINE_SECONDS
     while pending:
+        if time.monotonic() > deadline:  # failed for good (their attempts are in the log)
+            raise RuntimeError(f'{len(pending)} of {in_flight} uploads not resized after '
+                               f'{THROUGHPUT_DEADLINE_SECONDS} s: see the endpoint log and '
+                               f'failed-events.jsonl in the bench state folder')
         for key in list(pending):
             try:
                 s3.head_object(Bucket=bucket, Key=key)
