@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 REFERENCE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 STAGE = re.compile(r'[a-z0-9]{1,16}')
+FUNCTION_NAME = re.compile(r'[A-Za-z0-9_-]{1,64}')  # Lambda's, for an unqualified name
+ROLE_NAME = re.compile(r'[\w+=,.@-]{1,64}')  # IAM's
 DECLARATION = 'function.json'
 TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
 # Settings every function has (lambda.mk defines them); the JSON's references come on top.
@@ -177,6 +179,12 @@ def load(folder, settings, account):
             raise DeclarationError(f'{path}: trigger type {trigger.get("type")!r} is not one of '
                                    f'{", ".join(TRIGGER_TYPES)}')
         triggers.append(trigger)
+    for setting, pattern, what in (
+            ('FUNCTION_NAME', FUNCTION_NAME, 'letters, digits, - and _'),
+            ('ROLE_NAME', ROLE_NAME, 'letters, digits and +=,.@_-')):
+        if not pattern.fullmatch(value(setting)):
+            raise DeclarationError(f'{setting}={value(setting)!r}: AWS takes 1-64 {what}; set '
+                                   f'a shorter NAME, APP or {setting}')
     return Function(
         folder=os.path.abspath(folder),
         name=value('FUNCTION_NAME'), handler=value('HANDLER'), runtime=value('RUNTIME'),

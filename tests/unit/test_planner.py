@@ -156,6 +156,12 @@ class DeclarationTest(unittest.TestCase):
                 with self.assertRaisesRegex(declaration.DeclarationError, 'lower-case'):
                     function_from('image_list', STAGE=stage)
 
+    def test_names_aws_would_refuse_are_refused_first(self):
+        with self.assertRaisesRegex(declaration.DeclarationError, 'ROLE_NAME=.*1-64'):
+            function_from('image_list', ROLE_NAME='r' * 65)
+        with self.assertRaisesRegex(declaration.DeclarationError, 'FUNCTION_NAME=.*1-64'):
+            function_from('image_list', FUNCTION_NAME='has space')
+
     def test_numbers_must_be_numbers(self):
         with self.assertRaisesRegex(declaration.DeclarationError, 'MEMORY_SIZE'):
             function_from('image_list', MEMORY_SIZE='lots')
