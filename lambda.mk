@@ -98,7 +98,8 @@ help: ## this list
 	@$(call print_help,"$(FUNCTION_NAME) ($(notdir $(CURDIR)))")
 
 test: $(DEPS_STAMP) ## run the function's own tests (its tests/ folder): the project's Python, its dependencies
-	@if test -d tests; then PYTHONPATH=.:$(DEPS_DIR) $(VENV_PYTHON) -m unittest discover -s tests; \
+	@if test -d tests; then PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=.:$(DEPS_DIR) \
+	  $(VENV_PYTHON) -m unittest discover -s tests; \
 	else echo "$(notdir $(CURDIR)) has no tests/ folder"; fi
 
 clean_pyc: ## remove Python caches from the source folder
@@ -117,7 +118,8 @@ $(DEPS_STAMP): $(wildcard requirements.txt) $(ROOT)/deploy/dependencies.py | $(V
 build: $(ZIPFILE_NAME) ## build the zip: code at its root plus dependencies (only when an input changed)
 
 $(ZIPFILE_NAME): $(SOURCES) $(DEPS_STAMP) $(ROOT)/deploy/zipper.py
-	@$(TOOLS) -m deploy.zipper build $@ . --deps $(DEPS_DIR) $(addprefix --exclude ,$(ZIP_EXCLUDE))
+	@$(TOOLS) -m deploy.zipper build $@ . --deps $(DEPS_DIR) --runtime $(RUNTIME) \
+	  $(addprefix --exclude ,$(ZIP_EXCLUDE))
 
 size: build ## the zip's sizes against Lambda's limits
 	@$(TOOLS) -m deploy.zipper report $(ZIPFILE_NAME)

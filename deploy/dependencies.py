@@ -22,6 +22,8 @@ import sys
 import tempfile
 import zipfile
 
+from deploy import bytecode
+
 # Amazon Linux 2 (glibc 2.26) runs these; Amazon Linux 2023 (glibc 2.34) the later ones.
 AMAZON_LINUX_2 = ('python3.7', 'python3.8', 'python3.9', 'python3.10', 'python3.11')
 MACHINES = {'x86_64': 'x86_64', 'arm64': 'aarch64'}
@@ -254,6 +256,12 @@ def install(requirements, target, platform, index_options=(), report=print):
                 install_with_built_wheels(requirements, staging, platform, index_options,
                                           work, report)
             remove_local_direct_urls(staging)
+            interpreter = bytecode.interpreter_for(platform.runtime)
+            if interpreter:
+                bytecode.compile_for_lambda(staging, interpreter)
+            else:
+                report(f'no {platform.runtime} interpreter on this machine: dependencies ship '
+                       f'without bytecode (each cold start compiles what it imports)')
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
     except BaseException:

@@ -89,7 +89,7 @@ class Watcher:
         before = zipper.code_sha256(function.zip_path)
         deps = os.path.join(function.folder, '.build', 'site-packages')
         zipper.build(function.zip_path, function.folder, deps, function.zip_exclude,
-                     cache=zipper.default_cache(deps))
+                     cache=zipper.default_cache(deps), runtime=function.runtime)
         after = zipper.code_sha256(function.zip_path)
         if after == before:
             self.echo(f'{function.name}: code unchanged (CodeSha256 {after})')

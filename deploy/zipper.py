@@ -130,15 +130,34 @@ def default_cache(deps):
     return os.path.normpath(deps) + '.zipcache'
 
 
-def build(output, source, deps=None, exclude=(), cache=None):
+def bytecode_tag(runtime):
+    """python3.12 -> cpython-312: the tag of the .pyc files that runtime's Python loads."""
+    return 'cpython-' + runtime.replace('python', '').replace('.', '') if runtime else None
+
+
+def _dependency_files(deps, runtime):
+    """The dependencies' files, with their bytecode for the runtime's Python only (see
+    deploy.bytecode): a .pyc another Python wrote there (a test run) is never shipped."""
+    tag = bytecode_tag(runtime)
+    excluded = tuple(pattern for pattern in ALWAYS_EXCLUDED
+                     if not (tag and pattern in ('__pycache__', '*.pyc')))
+    for name, path in collect(deps, excluded + RUNTIME_PROVIDED):
+        if name.endswith('.pyc') and not (name.endswith(f'.{tag}.pyc')
+                                          and '__pycache__/' in name):
+            continue
+        yield name, path
+
+
+def build(output, source, deps=None, exclude=(), cache=None, runtime=None):
     """Write the zip atomically: a failed or refused build leaves no half-written zip.
 
     With a cache file, the dependencies' deflated members are reused from it and it is brought
-    up to date. Without one they are all deflated, into a temporary cache removed afterwards."""
+    up to date. Without one they are all deflated, into a temporary cache removed afterwards.
+    With a runtime (python3.12), the dependencies' bytecode for its Python goes in too."""
     sources = {name: path for name, path in collect(source, ALWAYS_EXCLUDED + tuple(exclude))}
     dependencies = {}
     if deps and os.path.isdir(deps):
-        for name, path in collect(deps, ALWAYS_EXCLUDED + RUNTIME_PROVIDED):
+        for name, path in _dependency_files(deps, runtime):
             if name in sources:
                 raise ValueError(f'{name} is both a source file and a dependency')
             dependencies[name] = (path, os.stat(path))
@@ -411,6 +430,8 @@ def main(argv=None):
                                'between builds (default: the --deps folder\'s name + .zipcache)')
     build_command.add_argument('--exclude', action='append', default=[],
                                help='file or folder name pattern to leave out (repeatable)')
+    build_command.add_argument('--runtime', help="ship the dependencies' bytecode for this "
+                               "runtime's Python (python3.12), if they have it")
     commands.add_parser('report', help='sizes against the limits').add_argument('zip')
     commands.add_parser('sha256', help="the zip's CodeSha256").add_argument('zip')
     arguments = parser.parse_args(argv)
@@ -423,7 +444,8 @@ def main(argv=None):
         cache = arguments.cache or (arguments.deps and default_cache(arguments.deps))
         try:
             count, unzipped, zipped = build(arguments.output, arguments.source,
-                                            arguments.deps, arguments.exclude, cache)
+                                            arguments.deps, arguments.exclude, cache,
+                                            arguments.runtime)
         except PackageTooLarge as error:
             print(f'error: {error}', file=sys.stderr)
             return 1

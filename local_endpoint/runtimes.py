@@ -11,7 +11,6 @@ without .pyc files every cold start would compile boto3 and the runtime client a
 of an empty function's Init, 100 ms of a function importing boto3). The function's zip is
 left as it is: Lambda does not compile it either.
 """
-import glob
 import os
 import platform
 import re
@@ -20,6 +19,7 @@ import subprocess
 import sys
 import threading
 
+from deploy import bytecode
 from deploy.functions import ROOT
 
 # What Lambda's Python runtime provides: the SDK and the runtime interface client.
@@ -60,26 +60,15 @@ class Runtimes:
             return self.interpreters[runtime]
 
     def _find(self, runtime):
+        interpreter = bytecode.interpreter_for(runtime)
+        if interpreter:
+            return interpreter
         version = runtime.replace('python', '')
-        candidates = [shutil.which(f'python{version}')]
-        pyenv = os.environ.get('PYENV_ROOT', os.path.expanduser('~/.pyenv'))
-        candidates += sorted(glob.glob(os.path.join(pyenv, 'versions', f'{version}.*', 'bin',
-                                                    f'python{version}')), reverse=True)
-        for candidate in candidates:  # a pyenv shim is on PATH but may refuse to run
-            if candidate and os.access(candidate, os.X_OK) and self._version(candidate) == version:
-                return candidate
         self.warnings[runtime] = (
             f'No Python {version} found for {runtime}: running on Python '
             f'{sys.version_info.major}.{sys.version_info.minor} instead.')
         # By its real path: a virtualenv's link may be under /tmp, hidden in the environment.
         return os.path.realpath(sys.executable)
-
-    @staticmethod
-    def _version(interpreter):
-        result = subprocess.run(
-            [interpreter, '-c', 'import sys; print("%d.%d" % sys.version_info[:2])'],
-            capture_output=True, text=True)
-        return result.stdout.strip() if result.returncode == 0 else None
 
     def runtime_dir(self, runtime):
         """The runtime folder, installed once; found once per runtime, as each cold start asks."""
@@ -91,7 +80,7 @@ class Runtimes:
             return folder
 
     def _install(self, interpreter):
-        version = self._version(interpreter)
+        version = bytecode.version_of(interpreter)
         folder = os.path.join(self.state_dir, 'runtime', f'python{version}')
         if not os.path.isdir(folder):
             staging = folder + '.partial'
