@@ -180,4 +180,5 @@ demo: bootstrap ## the whole service on the local endpoint: up, deploy, upload, 
 	  $(TOOLS) -m local_endpoint.demo sample $(LOCAL_STATE)/sample.jpg && \
 	  $(MAKE) --no-print-directory upload FILE=$(LOCAL_STATE)/sample.jpg && \
 	  eval "$$($(MAKE) -s local-env)" && RESIZED_BUCKET=$$RESIZED_BUCKET \
+	  RESIZE_FUNCTION=$$($(MAKE) -s -C image_resize settings | sed -n 's/^FUNCTION_NAME=//p') \
 	  $(TOOLS) -m local_endpoint.demo summary $(LOCAL_STATE)/sample.jpg $(LOCAL_PORT)

@@ -46,7 +46,8 @@ def summary(sample_path, port):
         return 1
     key = newest[0]['Key']
     metadata = s3.head_object(Bucket=bucket, Key=key)['Metadata']
-    events = logs.filter_log_events(logGroupName='/aws/lambda/ResizeImage-dev')['events']
+    function = os.environ['RESIZE_FUNCTION']  # image_resize's name in Lambda, with its stage
+    events = logs.filter_log_events(logGroupName=f'/aws/lambda/{function}')['events']
     reports = [event['message'] for event in events if event['message'].startswith('REPORT')]
     print()
     print(f'Gallery:  {os.environ.get("GALLERY_URL", "(make url)")}')
