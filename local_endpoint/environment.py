@@ -65,6 +65,8 @@ class FunctionSpec:
     layers: tuple = field(compare=False, repr=False)  # zip bytes, in the layers' order
     ephemeral_storage: int = 512  # MB of /tmp
     architecture: str = 'x86_64'  # Lambda's name for the CPU its code is built for
+    # The ARN the caller named (`F`, `F:3`, `F:live`): one version's environments serve all.
+    invoked_arn: str = field(default=None, compare=False)
 
 
 @dataclass
@@ -242,7 +244,7 @@ class ExecutionEnvironment:
             return True
         return False
 
-    def invoke(self, request_id, payload, trace_id):
+    def invoke(self, request_id, payload, trace_id, invoked_arn=None):
         spec = self.spec
         cold = self.invocations == 0
         self.invocations += 1
@@ -251,7 +253,7 @@ class ExecutionEnvironment:
         started = time.monotonic()  # Duration excludes init, which REPORT gives apart
         pending = PendingInvocation(request_id, payload,
                                     int(time.time() * 1000) + spec.timeout * 1000,
-                                    spec.arn, trace_id)
+                                    invoked_arn or spec.arn, trace_id)
         self.api.submit(pending)
         deadline = started + spec.timeout
         while not pending.wait(0.005):

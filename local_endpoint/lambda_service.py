@@ -18,7 +18,7 @@ import uuid
 from moto.awslambda.models import lambda_backends
 from moto.logs.models import logs_backends
 
-from local_endpoint import architectures, iam
+from local_endpoint import architectures, iam, versions
 from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
 from local_endpoint.runtime_api import RESPONSE_TOO_LARGE
 
@@ -38,6 +38,10 @@ class FunctionNotFound(Exception):
 
 class Throttled(Exception):
     pass
+
+
+class InvalidQualifier(Exception):
+    """A qualifier in the function's name that differs from Invoke's Qualifier."""
 
 
 class UnsupportedRuntime(Exception):
@@ -103,7 +107,8 @@ class Pool:
     def acquire(self, spec, limit, create, wait):
         with self.condition:
             while True:
-                for stale in [env for env in self.idle if env.spec != spec or not env.alive()]:
+                for stale in [env for env in self.idle if not env.alive() or (
+                        env.spec.version == spec.version and env.spec != spec)]:
                     self.idle.remove(stale)  # code or configuration changed, or it died idle
                     self._retire(stale)
                 matching = [env for env in self.idle if env.spec == spec]
@@ -111,6 +116,10 @@ class Pool:
                     environment = matching[-1]  # the most recently used is the warmest
                     self.idle.remove(environment)
                     return environment
+                if self.count >= limit and self.idle:
+                    # Idle, but another version's: the least recently used makes room, as
+                    # the function's concurrency is shared by all its versions.
+                    self._retire(self.idle.pop(0))
                 if self.count < limit:
                     self.count += 1
                     break
@@ -181,10 +190,15 @@ class LambdaService:
         threading.Thread(target=self._reaper, daemon=True, name='reaper').start()
 
     def spec(self, account, region, name, qualifier=None):
+        """What runs for `name` (plain, `F:qualifier` or an ARN) and Invoke's Qualifier: a
+        version's own code and configuration, an alias's version chosen by its weights."""
         try:
-            function = lambda_backends[account][region].get_function(name, qualifier)
+            target = versions.resolve(lambda_backends[account][region], name, qualifier)
+        except versions.InvalidParameterValueException as error:
+            raise InvalidQualifier(error.message) from None
         except Exception as error:  # moto raises its own client errors
             raise FunctionNotFound(str(error)) from None
+        function = target.function
         if not (function.run_time or '').startswith('python3'):
             raise UnsupportedRuntime(f'{function.function_name} uses {function.run_time}: the '
                                      f'local runtime runs python3.x functions only')
@@ -192,8 +206,8 @@ class LambdaService:
         layers = tuple(backend.layers_versions_by_arn(layer['Arn']).code_bytes
                        for layer in function.layers)
         return FunctionSpec(
-            name=function.function_name, arn=function.function_arn,
-            version=function.version if qualifier not in (None, '$LATEST') else '$LATEST',
+            name=function.function_name, arn=function.function_arn, version=target.version,
+            invoked_arn=target.invoked_arn,
             handler=function.handler, runtime=function.run_time, timeout=function.timeout,
             memory_size=function.memory_size,
             environment=tuple(sorted((function.environment_vars or {}).items())),
@@ -227,7 +241,7 @@ class LambdaService:
         try:
             if on_start is not None:
                 on_start()
-            outcome = environment.invoke(request_id, payload, trace_id)
+            outcome = environment.invoke(request_id, payload, trace_id, spec.invoked_arn)
             self._write_logs(spec, environment, request_id, outcome)
         finally:
             # awslambdaric exits when its response is refused as too large: the next

@@ -23,11 +23,12 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
-                            post_policy, request_guard, s3_cors)
+                            post_policy, request_guard, s3_cors, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
-                                           FunctionNotFound, InvalidPayload, LambdaService,
+                                           FunctionNotFound, InvalidPayload,
+                                           InvalidQualifier, LambdaService,
                                            Throttled, UnsupportedRuntime, check_json_payload)
 from local_endpoint.runtimes import Runtimes
 from local_endpoint.s3_errors import S3Error
@@ -213,11 +214,13 @@ class Endpoint:
             return lambda_error(413, 'RequestEntityTooLargeException',
                                 f'{len(payload)} byte payload is too large for the Event '
                                 f'invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)')
+        qualifier = request.args.get('Qualifier')
         try:
-            spec, reserved = self.lambdas.spec(DEFAULT_ACCOUNT_ID, region, name,
-                                               request.args.get('Qualifier'))
+            spec, reserved = self.lambdas.spec(DEFAULT_ACCOUNT_ID, region, name, qualifier)
         except FunctionNotFound as error:
             return lambda_error(404, 'ResourceNotFoundException', str(error))
+        except InvalidQualifier as error:
+            return lambda_error(400, 'InvalidParameterValueException', str(error))
         except UnsupportedRuntime as error:
             return lambda_error(400, 'InvalidRuntimeException', str(error))
         payload = payload or b'{}'
@@ -228,7 +231,10 @@ class Endpoint:
         if invocation_type == 'DryRun':
             return Response(status=204)
         if invocation_type == 'Event':
-            self.events.submit(DEFAULT_ACCOUNT_ID, region, name, payload)
+            # The version is chosen when the event runs, as the alias then routes.
+            qualified = name if qualifier is None or versions.split(name)[1] else \
+                f'{name}:{qualifier}'
+            self.events.submit(DEFAULT_ACCOUNT_ID, region, qualified, payload)
             return Response(status=202)
         try:
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload)

@@ -247,7 +247,7 @@ class StandInEnvironment:
         self.spec, self.log_stream, self.exited = spec, 'stand-in', False
         StandInEnvironment.made.append(self)
 
-    def invoke(self, request_id, payload, trace_id):
+    def invoke(self, request_id, payload, trace_id, invoked_arn=None):
         return self.outcome
 
     def alive(self):

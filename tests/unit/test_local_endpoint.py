@@ -216,6 +216,7 @@ class PoolRetirementTest(unittest.TestCase):
         release = threading.Event()
         old_spec, new_spec = mock.Mock(), mock.Mock()
         old_spec.name = new_spec.name = 'f'
+        old_spec.version = new_spec.version = '$LATEST'  # the same version, changed
         pool = Pool()
         stale = pool.acquire(old_spec, 10, lambda: FakeEnvironment(old_spec, release), False)
         pool.release(stale, True)

@@ -1,0 +1,184 @@
+"""Versions and aliases on the local endpoint, in-process: a published version runs its own
+code, an alias routes by its weights, and the function, its START line and Invoke's answer say
+which version ran, as on AWS (aws-releases.md 1.3)."""
+import base64
+import io
+import json
+import tempfile
+import unittest
+import uuid
+import zipfile
+from types import SimpleNamespace
+from unittest import mock
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from moto.awslambda.models import lambda_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import iam_backends
+from werkzeug.test import Client, EnvironBuilder
+
+from local_endpoint import versions
+from local_endpoint.server import Endpoint
+
+REGION = 'us-east-1'
+BASE_URL = 'http://127.0.0.1:4566'
+ROLE = f'arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/versions-test'
+FUNCTION_ARN = f'arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:'
+
+
+def labelled_zip(label):
+    """A handler that says which code it is and what its context says."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w') as archive:
+        archive.writestr('handler.py', (
+            'def handler(event, context):\n'
+            f'    return {{"code": "{label}", "arn": context.invoked_function_arn,\n'
+            '            "version": context.function_version}\n'))
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def setUpModule():
+    global endpoint, client
+    endpoint = Endpoint('127.0.0.1', 4566, tempfile.mkdtemp(), retry_delays=(0.05, 0.05))
+    client = Client(endpoint)
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]['aws']
+    if not any(role.name == 'versions-test' for role in iam.roles.values()):
+        iam.create_role('versions-test', '{}', '/', None, '', [], None)
+
+
+def tearDownModule():
+    endpoint.close()
+
+
+def call(method, path, body=None, headers=None, query=''):
+    """One Lambda API call as botocore sends it: JSON, signed with the local key."""
+    data = b'' if body is None else json.dumps(body).encode()
+    headers = dict(headers or {})
+    if body is not None:
+        headers['Content-Type'] = 'application/json'
+    request = AWSRequest(method=method, url=BASE_URL + path + query, data=data, headers=headers)
+    SigV4Auth(Credentials('test', 'test'), 'lambda', REGION).add_auth(request)
+    return client.open(EnvironBuilder(path=path, base_url=BASE_URL, method=method, data=data,
+                                      query_string=query.lstrip('?'),
+                                      headers=dict(request.headers.items())))
+
+
+class ReleasedFunction(unittest.TestCase):
+    """Versions 1 and 2 published from code v1 and v2; $LATEST runs v3, never published."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.name = f'Versions{uuid.uuid4().hex[:10]}'
+        created = call('POST', '/2015-03-31/functions', {
+            'FunctionName': cls.name, 'Runtime': 'python3.12', 'Handler': 'handler.handler',
+            'Role': ROLE, 'Code': {'ZipFile': labelled_zip('v1')}, 'Publish': True})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        for label in ('v2', 'v3'):
+            call('PUT', f'/2015-03-31/functions/{cls.name}/code',
+                 {'ZipFile': labelled_zip(label), 'Publish': label == 'v2'})
+        call('POST', f'/2015-03-31/functions/{cls.name}/aliases',
+             {'Name': 'live', 'FunctionVersion': '1'})
+
+    @classmethod
+    def tearDownClass(cls):
+        lambda_backends[DEFAULT_ACCOUNT_ID][REGION].delete_function(cls.name)
+
+    def invoke(self, name, query='', invocation_type='RequestResponse'):
+        return call('POST', f'/2015-03-31/functions/{name}/invocations', {},
+                    {'X-Amz-Log-Type': 'Tail', 'X-Amz-Invocation-Type': invocation_type},
+                    query)
+
+    def ran(self, response):
+        """(what ran, X-Amz-Executed-Version, the START line's version)."""
+        self.assertEqual(response.status_code, 200, response.get_data(as_text=True))
+        tail = base64.b64decode(response.headers['X-Amz-Log-Result']).decode()
+        start = next(line for line in tail.splitlines() if line.startswith('START'))
+        return (json.loads(response.get_data()), response.headers['X-Amz-Executed-Version'],
+                start.rsplit('Version: ', 1)[1])
+
+
+class InvokeVersionTest(ReleasedFunction):
+    def test_a_version_runs_its_own_code_however_it_is_named(self):
+        arn = FUNCTION_ARN + self.name
+        for name, query in ((f'{self.name}:1', ''), (self.name, '?Qualifier=1'),
+                            (f'{arn}:1', '')):
+            with self.subTest(name=name, query=query):
+                self.assertEqual(self.ran(self.invoke(name, query)), (
+                    {'code': 'v1', 'arn': f'{arn}:1', 'version': '1'}, '1', '1'))
+        self.assertEqual(self.ran(self.invoke(self.name, '?Qualifier=2'))[0]['code'], 'v2')
+
+    def test_an_alias_runs_its_version_and_the_function_sees_the_alias_arn(self):
+        self.assertEqual(self.ran(self.invoke(self.name, '?Qualifier=live')), (
+            {'code': 'v1', 'arn': f'{FUNCTION_ARN}{self.name}:live', 'version': '1'}, '1', '1'))
+
+    def test_unqualified_runs_latest_as_before(self):
+        self.assertEqual(self.ran(self.invoke(self.name)), (
+            {'code': 'v3', 'arn': FUNCTION_ARN + self.name, 'version': '$LATEST'},
+            '$LATEST', '$LATEST'))
+
+    def test_versions_alternating_keep_their_warm_environments(self):
+        for _ in range(2):
+            for version in ('1', '2'):
+                self.ran(self.invoke(f'{self.name}:{version}'))
+        tails = [base64.b64decode(self.invoke(f'{self.name}:{version}').headers[
+            'X-Amz-Log-Result']).decode() for version in ('1', '2')]
+        self.assertTrue(all('Init Duration' not in tail for tail in tails), tails)
+
+    def test_a_name_and_qualifier_that_disagree_are_refused(self):
+        response = self.invoke(f'{self.name}:1', '?Qualifier=2')
+        self.assertEqual((response.status_code, response.headers['x-amzn-ErrorType']),
+                         (400, 'InvalidParameterValueException'))
+        self.assertEqual(json.loads(response.get_data())['Message'],
+                         'The derived qualifier from the function name does not match the '
+                         'specified qualifier.')
+
+    def test_an_unknown_qualifier_is_not_found(self):
+        for qualifier, missing in (('9', '9'), ('nope', 'nope')):
+            with self.subTest(qualifier):
+                response = self.invoke(self.name, f'?Qualifier={qualifier}')
+                self.assertEqual(response.status_code, 404)
+                self.assertIn(f'{FUNCTION_ARN}{self.name}:{missing}',
+                              json.loads(response.get_data())['Message'])
+
+    def test_an_event_keeps_its_qualifier_until_it_runs(self):
+        with mock.patch.object(endpoint.events, 'submit') as submit:
+            self.assertEqual(self.invoke(self.name, '?Qualifier=live', 'Event').status_code, 202)
+        self.assertEqual(submit.call_args.args[2], f'{self.name}:live')
+
+
+class RoutingTest(unittest.TestCase):
+    """An alias with AdditionalVersionWeights: each invocation draws its version."""
+
+    def alias(self, primary, weights):
+        return SimpleNamespace(function_version=primary,
+                               routing_config={'AdditionalVersionWeights': weights})
+
+    def test_the_weight_is_the_additional_versions_share(self):
+        alias = self.alias('1', {'2': 0.25})
+        self.assertEqual([versions.routed_version(alias, lambda: draw)
+                          for draw in (0.0, 0.2499, 0.25, 0.99)], ['2', '2', '1', '1'])
+
+    def test_without_routing_the_primary_always_runs(self):
+        for routing in (None, {}, {'AdditionalVersionWeights': {}}):
+            alias = SimpleNamespace(function_version='3', routing_config=routing)
+            self.assertEqual(versions.routed_version(alias, lambda: 0.0), '3')
+
+
+class InvokeRoutedAliasTest(ReleasedFunction):
+    def test_a_weighted_alias_runs_both_versions(self):
+        call('PUT', f'/2015-03-31/functions/{self.name}/aliases/live',
+             {'FunctionVersion': '1', 'RoutingConfig': {'AdditionalVersionWeights': {'2': 0.5}}})
+        ran = {}
+        for draw in (0.1, 0.9):
+            with mock.patch('local_endpoint.versions.random.random', return_value=draw):
+                result, executed, start = self.ran(self.invoke(f'{self.name}:live'))
+            ran[result['code']] = (executed, start, result['version'], result['arn'])
+        alias_arn = f'{FUNCTION_ARN}{self.name}:live'
+        self.assertEqual(ran, {'v2': ('2', '2', '2', alias_arn),
+                               'v1': ('1', '1', '1', alias_arn)})
+
+
+if __name__ == '__main__':
+    unittest.main()
