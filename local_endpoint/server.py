@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
-                            post_policy, request_guard, s3_cors, versions)
+                            post_policy, request_guard, s3_cors, schedules, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -57,12 +57,14 @@ class Endpoint:
         os.makedirs(self.state_dir, exist_ok=True)
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
+        schedules.install()
         self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
         self.http = HttpFront(self.url, self.lambdas)
+        self.schedules = schedules.Scheduler(self.events.submit)  # started by serve()
         self.faults = []  # injected S3 write failures, for failure tests
         self.faults_lock = threading.Lock()
         self.moto = DomainDispatcherApplication(create_backend_app)
@@ -260,6 +262,7 @@ class Endpoint:
                         content_type='application/json')
 
     def close(self):
+        self.schedules.close()
         self.events.close()
         self.lambdas.close()
 
@@ -290,6 +293,7 @@ def serve(port, state_dir, retry_delays=None, enforce_iam=False):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    endpoint.schedules.start()
     print(f'local AWS endpoint on {endpoint.url} (state in {endpoint.state_dir}; IAM '
           f'{"enforced" if iam.enforcing() else "not enforced"})', flush=True)
     try:
