@@ -1,9 +1,18 @@
 """Asynchronous invocations: InvocationType=Event and S3 event notifications.
 
-As on Lambda, the caller gets its answer before the function runs; a function error is
-retried twice (Lambda waits about 1 and 2 minutes; here RETRY_DELAYS, scaled down); an event
-that exhausts its retries is never dropped silently: it is written to failed-events.jsonl in
-the state folder and logged in the function's log group.
+As on Lambda, the caller gets its answer (and the request id) before the function runs; a
+function error is retried (Lambda waits about 1 and 2 minutes; here RETRY_DELAYS, scaled
+down) under the qualifier's event invoke config (local_endpoint.invoke_config): at most
+MaximumRetryAttempts more attempts, all with the same request id, and none that would start
+past MaximumEventAgeInSeconds. The age is counted in Lambda's time: each retry wait counts
+as Lambda's, not as the shortened local one, so a config behaves as it would on AWS (age 60:
+one attempt, then EventAgeExceeded; age 90: two).
+
+The result goes where the config says (local_endpoint.destinations: Lambda's record, to an
+SQS queue): OnSuccess, or OnFailure once the event fails for good. An event that fails for
+good is never dropped silently: without an on-failure destination, or when delivery to it
+fails, it is written to failed-events.jsonl in the state folder and noted in the function's
+log group.
 
 Delivery must outlive any one event. Whatever an event does (a payload that is not JSON, a
 function deleted meanwhile, a bug of this endpoint's own), its worker records it as failed and
@@ -26,11 +35,14 @@ from datetime import datetime, timezone
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import logs_backends
 
+from local_endpoint import invoke_config
 from local_endpoint.architectures import ArchitectureMismatch
+from local_endpoint.destinations import DeliveryFailed, deliver, record
 from local_endpoint.environment import INIT_TIMEOUT_SECONDS
 from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
 
 RETRY_DELAYS = (1.0, 2.0)  # seconds before the 2nd and 3rd attempts (Lambda: ~60 and ~120)
+LAMBDA_RETRY_DELAYS = (60.0, 120.0)
 WORKERS = 16
 # An attempt may outlast its function's timeout by its cold start (at most
 # INIT_TIMEOUT_SECONDS) and the seconds it takes to stop the process and file its logs; an
@@ -49,7 +61,14 @@ class Event:
     region: str
     function: str
     payload: bytes
+    request_id: str
+    accepted: float  # time.monotonic() when accepted
     attempt: int = 1
+    shortened: float = 0.0  # seconds the local retry waits were shorter than Lambda's
+
+    def age(self, now):
+        """Seconds since accepted, as they would have passed on Lambda."""
+        return now - self.accepted + self.shortened
 
 
 @dataclass
@@ -113,7 +132,12 @@ class AsyncInvoker:
             worker.start()
 
     def submit(self, account, region, function, payload):
-        self.due.put(Event(account, region, function, payload), time.monotonic())
+        """Queue an event for `function` (a name, `F:qualifier` or an ARN); returns its
+        request id, the same on every attempt."""
+        request_id = str(uuid.uuid4())
+        now = time.monotonic()
+        self.due.put(Event(account, region, function, payload, request_id, now), now)
+        return request_id
 
     def _work(self):
         while not self.closed.is_set():
@@ -144,22 +168,61 @@ class AsyncInvoker:
         try:
             _, outcome = self.lambdas.invoke(spec, reserved, event.payload,
                                              wait_for_capacity=True,
-                                             on_start=lambda: self._started(attempt))
+                                             on_start=lambda: self._started(attempt),
+                                             request_id=event.request_id)
         except Throttled as error:  # reserved concurrency 0: Lambda retries throttled events
             error_type, error_text = 'TooManyRequestsException', str(error)
+            response = (429, spec.version, None, _error_payload(error_type, error_text))
         except ArchitectureMismatch as error:  # retried: a redeploy for this machine may come
             error_type, error_text = 'InvalidRuntimeException', str(error)
+            response = (502, spec.version, None, _error_payload(error_type, error_text))
         else:
+            response = (200, spec.version, None if outcome.ok else 'Unhandled', outcome.payload)
             if outcome.ok:
+                self._send_result(event, spec, 'OnSuccess', 'Success', response)
                 return
             error_type, error_text = outcome.error_type, outcome.payload.decode(errors='replace')
-        if event.attempt <= len(self.retry_delays):
-            self.due.put(replace(event, attempt=event.attempt + 1),
-                         time.monotonic() + self.retry_delays[event.attempt - 1])
+        config = invoke_config.applying(event.account, event.region, event.function) or {}
+        retries = min(config.get('MaximumRetryAttempts', invoke_config.DEFAULT_RETRIES),
+                      len(self.retry_delays))
+        condition = 'RetriesExhausted'
+        if event.attempt <= retries:
+            delay = self.retry_delays[event.attempt - 1]
+            lambda_delay = LAMBDA_RETRY_DELAYS[event.attempt - 1]
+            max_age = config.get('MaximumEventAgeInSeconds',
+                                 invoke_config.DEFAULT_MAX_AGE_SECONDS)
+            if event.age(time.monotonic()) + lambda_delay <= max_age:
+                self.due.put(replace(event, attempt=event.attempt + 1,
+                                     shortened=event.shortened + lambda_delay - delay),
+                             time.monotonic() + delay)
+                return
+            condition = 'EventAgeExceeded'
+        undelivered = self._send_result(event, spec, 'OnFailure', condition, response)
+        if undelivered is None:
             return
         self._record(event, error_type, error_text)
-        self._note_in_log_group(spec, f'FAILED EVENT after {event.attempt} attempts '
-                                      f'({error_type}): recorded in {self.failed_path}')
+        self._note_in_log_group(spec, f'FAILED EVENT {event.request_id} after {event.attempt} '
+                                      f'attempts ({error_type}, {condition}): recorded in '
+                                      f'{self.failed_path}, {undelivered}')
+
+    def _send_result(self, event, spec, kind, condition, response):
+        """Send Lambda's record to the config's `kind` destination. None once delivered, else
+        why not; a delivery that fails is noted in the function's log group (AWS counts it in
+        DestinationDeliveryFailures)."""
+        config = invoke_config.applying(event.account, event.region, event.function) or {}
+        destination = config.get('DestinationConfig', {}).get(kind, {}).get('Destination')
+        if not destination:
+            return f'as no {kind} destination is configured'
+        function_arn = invoke_config.Target(event.account, event.region, event.function).arn
+        document = record(event.request_id, function_arn, condition, event.attempt,
+                          event.payload, response)
+        try:
+            deliver(destination, document, spec.role, event.account, event.region)
+        except DeliveryFailed as failure:
+            self._note_in_log_group(spec, f'DestinationDeliveryFailures: {kind} record of '
+                                          f'{event.request_id} not delivered: {failure}')
+            return f'as its {kind} destination was not delivered'
+        return None
 
     def _started(self, attempt):
         with self.lock:
@@ -217,6 +280,11 @@ class AsyncInvoker:
 
     def close(self):
         self.closed.set()
+
+
+def _error_payload(error_type, message):
+    """The error the service answered, as Lambda would put it in a record."""
+    return json.dumps({'errorType': error_type, 'errorMessage': message}).encode()
 
 
 def recorded_payload(payload):

@@ -218,9 +218,11 @@ class LambdaService:
             ephemeral_storage=function.ephemeral_storage,
             architecture=architectures.of(function)), function.reserved_concurrency
 
-    def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None):
+    def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None,
+               request_id=None):
         """Run one invocation; returns (request id, Outcome). on_start is called once an
-        environment is acquired, so a caller can tell waiting for capacity from running."""
+        environment is acquired, so a caller can tell waiting for capacity from running. An
+        async event's attempts pass its request id: Lambda keeps one for all of them."""
         limit = self.max_concurrency if reserved is None else int(reserved)
         if limit == 0:
             raise Throttled('Rate Exceeded.')
@@ -235,7 +237,7 @@ class LambdaService:
             self.runtimes.runtime_dir(spec.runtime), self.endpoint_url,
             iam.role_credentials(spec.account, spec.region, spec.role, spec.name)),
             wait_for_capacity)
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         trace_id = f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0'
         outcome = None
         try:

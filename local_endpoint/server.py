@@ -23,7 +23,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
-                            post_policy, request_guard, s3_cors, schedules, versions)
+                            invoke_config, post_policy, request_guard, s3_cors, schedules,
+                            versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -57,6 +58,7 @@ class Endpoint:
         os.makedirs(self.state_dir, exist_ok=True)
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
+        invoke_config.install()
         schedules.install()
         self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
@@ -236,8 +238,8 @@ class Endpoint:
             # The version is chosen when the event runs, as the alias then routes.
             qualified = name if qualifier is None or versions.split(name)[1] else \
                 f'{name}:{qualifier}'
-            self.events.submit(DEFAULT_ACCOUNT_ID, region, qualified, payload)
-            return Response(status=202)
+            request_id = self.events.submit(DEFAULT_ACCOUNT_ID, region, qualified, payload)
+            return Response(status=202, headers={'x-amzn-RequestId': request_id})
         try:
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
         except Throttled as error:

@@ -43,9 +43,11 @@ class StandInLambdas:
     def spec(self, account, region, name, qualifier=None):
         if name not in self.functions:
             raise FunctionNotFound(f'Function not found: {name}')
-        return SimpleNamespace(name=name, timeout=0, account=account, region=region), None
+        return SimpleNamespace(name=name, timeout=0, account=account, region=region,
+                               version='$LATEST', role=None), None
 
-    def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None):
+    def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None,
+               request_id='request-id'):
         if on_start is not None:
             on_start()
         try:  # as each invocation's log lines do
@@ -54,7 +56,7 @@ class StandInLambdas:
         except ResourceAlreadyExistsException:
             pass
         self.payloads[spec.name].append(payload)
-        return 'request-id', self.functions[spec.name](payload)
+        return request_id, self.functions[spec.name](payload)
 
 
 def succeeds(payload):
