@@ -22,6 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from local_endpoint import aliases
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
                             invoke_config, post_policy, request_guard, s3_cors, schedules,
                             versions)
@@ -58,6 +59,7 @@ class Endpoint:
         os.makedirs(self.state_dir, exist_ok=True)
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
+        aliases.install()
         invoke_config.install()
         schedules.install()
         self.execution_host = execution_host.start(self.state_dir)

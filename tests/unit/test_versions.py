@@ -180,5 +180,72 @@ class InvokeRoutedAliasTest(ReleasedFunction):
                                'v1': ('1', '1', '1', alias_arn)})
 
 
+
+class AliasRoutingRulesTest(ReleasedFunction):
+    """create-alias / update-alias answer as AWS does (aws-releases.md 1.2)."""
+
+    def create(self, name, version, weights=None):
+        body = {'Name': name, 'FunctionVersion': version}
+        if weights is not None:
+            body['RoutingConfig'] = {'AdditionalVersionWeights': weights}
+        return call('POST', f'/2015-03-31/functions/{self.name}/aliases', body)
+
+    def assertRefused(self, response, status, code, message):
+        self.assertEqual((response.status_code, response.headers.get('x-amzn-ErrorType')),
+                         (status, code), response.get_data(as_text=True))
+        self.assertEqual(json.loads(response.get_data())['message'], message)
+
+    def test_each_refusal_is_awss(self):
+        arn = FUNCTION_ARN + self.name
+        weights_at = "at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
+        value_rule = ('Map value must satisfy constraint: [Member must have value less than or '
+                      'equal to 1.0, Member must have value greater than or equal to 0.0, Member '
+                      'must not be null]')
+        cases = [
+            (('a', '1', {'2': 0.1, '3': 0.1}), 400, 'InvalidParameterValueException',
+             'Number of items in AdditionalVersionWeights cannot be greater than 1'),
+            (('a', '1', {'2': 2}), 400, 'ValidationException',
+             f"1 validation error detected: Value '{{2=2.0}}' {weights_at}{value_rule}"),
+            (('a', '1', {'2': -1}), 400, 'ValidationException',
+             f"1 validation error detected: Value '{{2=-1.0}}' {weights_at}{value_rule}"),
+            (('a', '1', {'1': 0.5}), 400, 'InvalidParameterValueException',
+             'Invalid function version 1. Function version 1 is already included in routing '
+             'configuration.'),
+            (('a', '10'), 404, 'ResourceNotFoundException', f'Function not found: {arn}:10'),
+            (('a', '1', {'10': 0.5}), 404, 'ResourceNotFoundException',
+             f'Function not found: {arn}:10'),
+            (('a', '$LATEST', {'1': 0.5}), 400, 'InvalidParameterValueException',
+             '$LATEST is not supported for an alias pointing to more than 1 version'),
+            (('a', '1', {'$LATEST': 0.5}), 400, 'ValidationException',
+             f"1 validation error detected: Value '{{$LATEST=0.5}}' {weights_at}Map keys must "
+             f"satisfy constraint: [Member must have length less than or equal to 1024, Member "
+             f"must have length greater than or equal to 1, Member must satisfy regular "
+             f"expression pattern: [0-9]+, Member must not be null]"),
+            (('live', '2'), 409, 'ResourceConflictException',
+             f'Alias already exists: {arn}:live'),
+        ]
+        for arguments, status, code, message in cases:
+            with self.subTest(arguments=arguments):
+                self.assertRefused(self.create(*arguments), status, code, message)
+        self.assertNotIn('a', [alias['Name'] for alias in json.loads(call(
+            'GET', f'/2015-03-31/functions/{self.name}/aliases').get_data())['Aliases']])
+
+    def test_empty_weights_remove_the_routing(self):
+        created = json.loads(self.create('canary', '1', {'2': 0.1}).get_data())
+        self.assertEqual(created['RoutingConfig'], {'AdditionalVersionWeights': {'2': 0.1}})
+        promoted = json.loads(call('PUT', f'/2015-03-31/functions/{self.name}/aliases/canary', {
+            'FunctionVersion': '2', 'RoutingConfig': {'AdditionalVersionWeights': {}}}).get_data())
+        self.assertEqual(promoted['FunctionVersion'], '2')
+        self.assertNotIn('RoutingConfig', promoted)
+
+    def test_promoting_to_the_routed_version_without_clearing_it_is_refused(self):
+        self.create('kept', '1', {'2': 0.1})
+        response = call('PUT', f'/2015-03-31/functions/{self.name}/aliases/kept',
+                        {'FunctionVersion': '2'})
+        self.assertRefused(response, 400, 'InvalidParameterValueException',
+                           'Invalid function version 2. Function version 2 is already included '
+                           'in routing configuration.')
+
+
 if __name__ == '__main__':
     unittest.main()
