@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import tempfile
+import time
 import unittest
 import uuid
 import zipfile
@@ -17,6 +18,7 @@ from botocore.credentials import Credentials
 from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 from werkzeug.test import Client, EnvironBuilder
 
 from local_endpoint import versions
@@ -146,6 +148,25 @@ class InvokeVersionTest(ReleasedFunction):
         with mock.patch.object(endpoint.events, 'submit') as submit:
             self.assertEqual(self.invoke(self.name, '?Qualifier=live', 'Event').status_code, 202)
         self.assertEqual(submit.call_args.args[2], f'{self.name}:live')
+
+
+class S3NotificationToAliasTest(ReleasedFunction):
+    def test_an_alias_arn_runs_the_aliass_version(self):
+        """S3 delivers to the LambdaFunctionArn it was given: an alias ARN runs its version."""
+        record = {'s3': {'bucket': {'name': 'uploads'}, 'object': {'key': 'a.png'}}}
+        endpoint._deliver_s3_event(DEFAULT_ACCOUNT_ID, {'Records': [record]},
+                                   f'{FUNCTION_ARN}{self.name}:live', REGION)
+        group = logs_backends[DEFAULT_ACCOUNT_ID][REGION].groups
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            log = f'/aws/lambda/{self.name}'
+            starts = [event.message for stream in (group[log].streams.values()
+                                                   if log in group else [])
+                      for event in stream.events if event.message.startswith('START')]
+            if starts:
+                break
+            time.sleep(0.05)
+        self.assertEqual([start.rsplit(' ', 1)[1] for start in starts], ['1'])
 
 
 class RoutingTest(unittest.TestCase):
