@@ -8,6 +8,7 @@ $default route and stage) does.
 """
 import base64
 import json
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from moto.apigatewayv2 import models as apigateway_models
 from moto.awslambda import models as lambda_models
+from moto.awslambda import responses as lambda_responses
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -36,15 +38,30 @@ class HttpFront:
         self.functions = {}  # (prefix, id) -> (account, region, function name)
         front = self
         original_url = lambda_models.FunctionUrlConfig.__init__
+        creating = threading.local()  # the Qualifier of the create call being answered
 
         def local_url(url_config, function, config):  # moto passes function=, config=
             original_url(url_config, function, config)
             url_id = url_config.url.split('//', 1)[1].split('.', 1)[0]
             url_config.url = f'{front.endpoint_url}{URL_PREFIX}{url_id}/'
-            front.functions[URL_PREFIX, url_id] = (function.account_id, function.region,
-                                                   function.function_name)
+            qualifier = getattr(creating, 'qualifier', None)
+            front.functions[URL_PREFIX, url_id] = (
+                function.account_id, function.region,
+                function.function_name + (f':{qualifier}' if qualifier else ''))
 
         lambda_models.FunctionUrlConfig.__init__ = local_url
+        original_create = lambda_responses.LambdaResponse.create_function_url_config
+
+        def create_on_qualifier(response):
+            """A URL made with --qualifier ALIAS serves the alias (moto drops it): its
+            address stays when the alias moves to another version."""
+            creating.qualifier = (response.querystring.get('Qualifier') or [None])[0]
+            try:
+                return original_create(response)
+            finally:
+                creating.qualifier = None
+
+        lambda_responses.LambdaResponse.create_function_url_config = create_on_qualifier
         original_api = apigateway_models.Api.__init__
 
         def local_api(api, *arguments, **keywords):
@@ -56,8 +73,9 @@ class HttpFront:
     def quick_create(self, api_id, target, account):
         """`create-api --target`: the API's $default route invokes that function."""
         parts = target.split(':')
-        if len(parts) >= 7 and parts[5] == 'function':
-            self.functions[API_PREFIX, api_id] = (parts[4] or account, parts[3], parts[6])
+        if len(parts) >= 7 and parts[5] == 'function':  # F, or F:alias as the deploy targets
+            self.functions[API_PREFIX, api_id] = (parts[4] or account, parts[3],
+                                                  ':'.join(parts[6:8]))
 
     def handles(self, path):
         return path.startswith((URL_PREFIX, API_PREFIX))
@@ -67,11 +85,12 @@ class HttpFront:
         front_id, _, rest = request.path[len(prefix):].partition('/')
         if (prefix, front_id) not in self.functions:
             return json_response(404, {'message': 'Not Found'})
-        account, region, name = self.functions[prefix, front_id]
+        account, region, name = self.functions[prefix, front_id]  # name may be F:alias
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
             return Response(status=308, headers={'Location': f'{prefix}{front_id}/'})
-        cors = url_cors.settings(account, region, name) if prefix == URL_PREFIX else None
+        cors = (url_cors.settings(account, region, name.split(':')[0])
+                if prefix == URL_PREFIX else None)
         if cors and url_cors.is_preflight(request):
             return url_cors.preflight(cors, request)
         try:

@@ -7,6 +7,7 @@ import json
 import tempfile
 import time
 import unittest
+import urllib.parse
 import uuid
 import zipfile
 from types import SimpleNamespace
@@ -167,6 +168,19 @@ class S3NotificationToAliasTest(ReleasedFunction):
                 break
             time.sleep(0.05)
         self.assertEqual([start.rsplit(' ', 1)[1] for start in starts], ['1'])
+
+
+class FunctionUrlOnAliasTest(ReleasedFunction):
+    def test_a_url_made_on_the_alias_follows_it_and_keeps_its_address(self):
+        created = call('POST', f'/2021-10-31/functions/{self.name}/url', {'AuthType': 'NONE'},
+                       query='?Qualifier=live')
+        self.assertEqual(created.status_code, 201, created.get_data(as_text=True))
+        path = urllib.parse.urlsplit(json.loads(created.get_data())['FunctionUrl']).path
+        served = lambda: json.loads(client.get(path, base_url=BASE_URL).get_data())
+        self.assertEqual(served()['code'], 'v1')
+        call('PUT', f'/2015-03-31/functions/{self.name}/aliases/live', {'FunctionVersion': '2'})
+        self.assertEqual(served()['code'], 'v2', 'the same address, the version live points at')
+        call('PUT', f'/2015-03-31/functions/{self.name}/aliases/live', {'FunctionVersion': '1'})
 
 
 class RoutingTest(unittest.TestCase):
