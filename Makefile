@@ -54,7 +54,8 @@ DEPLOY = $(TOOLS) -m deploy
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
-  build size plan create update deploy watch delete clean infra url upload destroy new \
+  build size plan create update deploy watch versions rollback promote delete clean infra url \
+  upload destroy new \
   up down local-env demo bench tune
 
 help: ## this list
@@ -108,6 +109,9 @@ plan create update deploy: build ## plan (print only), create, update or deploy 
 
 watch: build ## deploy every function, then build and publish each on every save (Ctrl-C stops)
 	@$(TOOLS) -m deploy.watch $(FUNCTIONS)
+
+versions rollback promote: ## every function's versions; roll each back (or off its canary); promote each canary
+	@$(DEPLOY) $@ $(FUNCTIONS)
 
 infra: ## create or update what every function declares (roles, log groups, buckets) and wire what exists
 	@$(DEPLOY) infra $(FUNCTIONS)

@@ -23,6 +23,14 @@ ROLE_NAME ?= $(APP)-$(FUNCTION_NAME)
 LAYERS ?=
 #: days the function's log group keeps its logs (empty: forever)
 LOG_RETENTION_DAYS ?= 30
+#: the alias every trigger invokes; each deploy that publishes a version moves it there
+ALIAS ?= live
+#: versions kept besides those an alias points at (older ones are deleted on deploy)
+KEEP_VERSIONS ?= 10
+#: make update CANARY=10: the new version gets 10 % of the alias's invocations (make promote, make rollback)
+CANARY ?=
+#: make rollback TO=N: the version the alias goes back to (default: the one before)
+TO ?=
 #: folders (or pages) of wheels and sdists pip also looks in, space separated
 PIP_FIND_LINKS ?=
 #: payload for make invoke
@@ -91,7 +99,8 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
   --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
 
 .DEFAULT_GOAL := help
-.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra url watch invoke \
+.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra versions rollback promote url \
+  watch invoke \
   logs delete clean layer layer-check layer-publish layer-lock tune
 
 help: ## this list
@@ -128,7 +137,8 @@ size: build ## the zip's sizes against Lambda's limits
 # function.json names as ${NAME}.
 DECLARED_NAMES = $(shell grep -o '\$${[A-Za-z_][A-Za-z0-9_]*}' function.json 2>/dev/null | tr -d '$${}' | sort -u)
 SETTING_NAMES = FUNCTION_NAME HANDLER RUNTIME ARCH TIMEOUT MEMORY_SIZE ROLE_NAME ZIPFILE_NAME \
-  LAYERS LOG_RETENTION_DAYS DESCRIPTION ZIP_EXCLUDE APP STAGE ACCOUNT_ID REGION PARTITION \
+  LAYERS LOG_RETENTION_DAYS DESCRIPTION ZIP_EXCLUDE ALIAS KEEP_VERSIONS CANARY APP STAGE \
+  ACCOUNT_ID REGION PARTITION \
   $(DECLARED_NAMES)
 DEPLOY = $(TOOLS) -m deploy
 
@@ -146,6 +156,15 @@ update: build ## publish new code only if its CodeSha256 changed; update the con
 
 deploy: build ## create the function, or update it if it exists; then wire what it declares
 	@$(DEPLOY) deploy .
+
+versions: ## the published versions: date, CodeSha256, and which the alias (ALIAS) points at
+	@$(DEPLOY) versions .
+
+rollback: ## move the alias back to the version before (TO=N: to version N), or off a canary
+	@$(DEPLOY) rollback . $(if $(TO),--to $(TO))
+
+promote: ## give a canary (make update CANARY=10) all of the alias's invocations
+	@$(DEPLOY) promote .
 
 url: ## print the function's URL (function URL or HTTP API), if it has one
 	@$(DEPLOY) url .

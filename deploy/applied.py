@@ -15,8 +15,8 @@ import os
 def fingerprint(function, names, endpoint):
     """Everything the surroundings are planned from, and where they were applied."""
     surroundings = {key: value for key, value in dataclasses.asdict(function).items()
-                    if key in ('name', 'role_name', 'permissions', 'buckets', 'triggers',
-                               'log_retention_days')}
+                    if key in ('name', 'alias', 'role_name', 'permissions', 'buckets',
+                               'triggers', 'log_retention_days')}
     text = json.dumps([surroundings, dataclasses.asdict(names), endpoint or ''], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

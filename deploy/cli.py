@@ -17,7 +17,8 @@ from deploy import applied, deployed as deployed_state
 from deploy.aws import Aws, AwsError, Unreachable, shell_line
 from deploy.declaration import Account, DeclarationError, load, read_declaration, read_settings
 from deploy.executor import Executor
-from deploy.planner import Names, PlanError, Planner, Step, schedule_rule_name
+from deploy.planner import (Names, PlanError, Planner, Step, is_function_arn, promote_steps,
+                            rollback_steps, schedule_rule_name)
 
 MODES = ('plan', 'deploy', 'create', 'update', 'infra')
 # What stops a command with one sentence, never a traceback.
@@ -116,7 +117,8 @@ def delete(folders, aws, echo=print, with_infra=False):
             current = aws.read('s3api', 'get-bucket-notification-configuration',
                                '--bucket', bucket) or {}
             entries = current.get('LambdaFunctionConfigurations', [])
-            kept = [entry for entry in entries if entry.get('LambdaFunctionArn') != arn]
+            kept = [entry for entry in entries
+                    if not is_function_arn(entry.get('LambdaFunctionArn', ''), arn)]
             if kept != entries:
                 document = dict(current, LambdaFunctionConfigurations=kept)
                 path = os.path.join(folder, '.build', 'deploy', f'{bucket}-notification.json')
@@ -189,6 +191,51 @@ def destroy(folders, aws, force, echo=print, answer=input):
     return 0
 
 
+def releases_of(folder, aws):
+    read = []
+    function, _, _ = function_of(folder, aws, configuration=read)
+    state = deployed_state.read_function(aws, function, configuration=read[0])
+    return function, state
+
+
+def versions(folders, aws, echo=print):
+    """`make versions`: each published version, its date and CodeSha256, and the aliases on
+    it (with their share when the alias splits its invocations)."""
+    for folder in folders:
+        function, state = releases_of(folder, aws)
+        if state.configuration is None:
+            raise PlanError(f'function {function.name} does not exist: run make deploy')
+        listed = aws.read('lambda', 'list-versions-by-function', '--function-name',
+                          function.name) or {}
+        on = {}
+        for alias in state.aliases.values():
+            weights = (alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights') or {}
+            primary = 1 - sum(weights.values())
+            on.setdefault(str(alias['FunctionVersion']), []).append(
+                alias['Name'] + (f' ({primary:.0%})' if weights else ''))
+            for version, weight in weights.items():
+                on.setdefault(version, []).append(f'{alias["Name"]} ({weight:.0%})')
+        echo(f'{function.name}:')
+        echo(f'  {"version":>7}  {"published":<29}  {"CodeSha256":<44}  aliases')
+        for version in listed.get('Versions', []):
+            number = version['Version']
+            if number == '$LATEST':
+                continue
+            echo(f'  {number:>7}  {version.get("LastModified", ""):<29}  '
+                 f'{version.get("CodeSha256", ""):<44}  {", ".join(on.get(number, []))}')
+
+
+def move_alias(folders, aws, promote=False, to=None, echo=print):
+    """`make rollback [TO=N]` and `make promote`: one update-alias each, no rebuild."""
+    if to is not None and len(folders) > 1:
+        raise PlanError('TO=N names one function\'s version: make -C FOLDER rollback TO=N')
+    for folder in folders:
+        function, state = releases_of(folder, aws)
+        steps = (promote_steps(function, state) if promote
+                 else rollback_steps(function, state, to))
+        Executor(aws, echo=echo).run(steps)
+
+
 def urls(folders, aws, echo=print):
     found = False
     for folder in folders:
@@ -241,10 +288,12 @@ def _step(argv, documents, note):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m deploy')
-    parser.add_argument('command', choices=MODES + ('delete', 'destroy', 'url', 'env', 'invoke'))
+    parser.add_argument('command', choices=MODES + ('delete', 'destroy', 'url', 'env', 'invoke',
+                                                    'versions', 'rollback', 'promote'))
     parser.add_argument('folders', nargs='+', help='function folders')
     parser.add_argument('--force', action='store_true', help='destroy without asking')
     parser.add_argument('--event', help='make invoke: the payload file')
+    parser.add_argument('--to', type=int, help='make rollback: the version to go back to')
     arguments = parser.parse_args(argv)
     # Reads are printed indented under what they are for; the rest as it runs.
     aws = Aws(echo=lambda line: print(line, flush=True))
@@ -255,6 +304,10 @@ def main(argv=None):
             delete(arguments.folders, aws)
         elif arguments.command == 'url':
             urls(arguments.folders, Aws(echo=lambda line: None))
+        elif arguments.command == 'versions':
+            versions(arguments.folders, Aws(echo=lambda line: None))
+        elif arguments.command in ('rollback', 'promote'):
+            move_alias(arguments.folders, aws, arguments.command == 'promote', arguments.to)
         elif arguments.command == 'invoke':
             return invoke(arguments.folders[0], arguments.event, aws)
         elif arguments.command == 'env':

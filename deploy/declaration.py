@@ -19,12 +19,14 @@ REFERENCE = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*)\}')
 STAGE = re.compile(r'[a-z0-9]{1,16}')
 FUNCTION_NAME = re.compile(r'[A-Za-z0-9_-]{1,64}')  # Lambda's, for an unqualified name
 ROLE_NAME = re.compile(r'[\w+=,.@-]{1,64}')  # IAM's
+ALIAS = re.compile(r'(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}')  # Lambda's
 DECLARATION = 'function.json'
 TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
 # Settings every function has (lambda.mk defines them); the JSON's references come on top.
 BASE_SETTINGS = ('FUNCTION_NAME', 'HANDLER', 'RUNTIME', 'ARCH', 'TIMEOUT', 'MEMORY_SIZE',
                  'ROLE_NAME', 'ZIPFILE_NAME', 'LAYERS', 'LOG_RETENTION_DAYS', 'DESCRIPTION',
-                 'ZIP_EXCLUDE', 'APP', 'STAGE', 'ACCOUNT_ID', 'REGION', 'PARTITION')
+                 'ZIP_EXCLUDE', 'ALIAS', 'KEEP_VERSIONS', 'CANARY', 'APP', 'STAGE',
+                 'ACCOUNT_ID', 'REGION', 'PARTITION')
 ACCOUNT_SETTINGS = ('ACCOUNT_ID', 'REGION', 'PARTITION')
 
 
@@ -52,6 +54,14 @@ class Function:
     triggers: list = field(default_factory=list)
     log_retention_days: int = None
     zip_exclude: list = field(default_factory=list)
+    alias: str = 'live'  # what every trigger invokes; each deploy moves it
+    keep_versions: int = 10  # older versions no alias points at are deleted
+    canary: int = None  # percent of the alias's invocations the new version gets
+
+    @property
+    def qualified(self):
+        """The name triggers invoke: the function through its alias."""
+        return f'{self.name}:{self.alias}'
 
     @property
     def log_group(self):
@@ -200,7 +210,34 @@ def load(folder, settings, account):
         buckets=declared.get('buckets', {}),
         triggers=triggers,
         log_retention_days=_integer(value, 'LOG_RETENTION_DAYS', optional=True),
-        zip_exclude=settings.get('ZIP_EXCLUDE', '').split())
+        zip_exclude=settings.get('ZIP_EXCLUDE', '').split(),
+        alias=_alias(settings.get('ALIAS') or 'live'),
+        keep_versions=_keep(settings.get('KEEP_VERSIONS', '')),
+        canary=_canary(settings.get('CANARY', '')))
+
+
+def _alias(name):
+    if not ALIAS.fullmatch(name):
+        raise DeclarationError(f'ALIAS={name!r}: an alias is 1-128 letters, digits, - and _, '
+                               f'not all digits (those are versions)')
+    return name
+
+
+def _keep(text):
+    if text == '':
+        return 10
+    if not text.isdigit() or int(text) < 1:
+        raise DeclarationError(f'KEEP_VERSIONS={text!r}: how many versions to keep, 1 or more')
+    return int(text)
+
+
+def _canary(text):
+    if text == '':
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 99:
+        raise DeclarationError(f'CANARY={text!r}: the percent of invocations the new version '
+                               f'gets, 1 to 99 (make promote then gives it all)')
+    return int(text)
 
 
 def _integer(value, name, optional=False):

@@ -28,6 +28,8 @@ class Deployed:
     rules: dict = field(default_factory=dict)  # rule name -> {'rule': ..., 'targets': [...]}
     buckets: dict = field(default_factory=dict)
     layer_versions: list = None  # newest first, of the function's own layer
+    aliases: dict = field(default_factory=dict)  # name -> get-alias's answer
+    versions: list = field(default_factory=list)  # published version numbers, ascending
 
 
 UNREAD = object()  # a configuration not read yet (None: read, and not deployed)
@@ -48,12 +50,12 @@ def read(aws, function, rule_names=(), layer_query=None, configuration=UNREAD):
     state.log_group = next((group for group in (groups or {}).get('logGroups', [])
                             if group['logGroupName'] == function.log_group), None)
     if state.configuration:
-        policy = aws.read('lambda', 'get-policy', '--function-name', function.name)
-        state.statements = json.loads(policy['Policy'])['Statement'] if policy else []
+        read_releases(aws, function, state)
+        state.statements = statements(aws, function)
         if function.triggers_of('url') or function.triggers_of('http_api'):
             # read for either front, so the one no longer chosen can be removed
             state.url = aws.read('lambda', 'get-function-url-config', '--function-name',
-                                 function.name)
+                                 function.name, '--qualifier', function.alias)
     if function.triggers_of('http_api') or function.triggers_of('url'):
         apis = aws.read('apigatewayv2', 'get-apis') or {}
         state.http_api = next((api for api in apis.get('Items', [])
@@ -78,16 +80,43 @@ def _configuration(aws, function, configuration):
     return configuration
 
 
+def read_releases(aws, function, state):
+    """Its published versions and aliases: what a deploy moves and what it may delete."""
+    versions = aws.read('lambda', 'list-versions-by-function', '--function-name',
+                        function.name) or {}
+    state.versions = sorted(int(version['Version']) for version in versions.get('Versions', [])
+                            if version['Version'].isdigit())
+    aliases = aws.read('lambda', 'list-aliases', '--function-name', function.name) or {}
+    state.aliases = {alias['Name']: alias for alias in aliases.get('Aliases', [])}
+
+
 def read_function(aws, function, layer_query=None, configuration=UNREAD):
-    """Only the function and its layer: what `make update` compares when nothing around the
-    function changed since the last deploy (deploy.applied)."""
+    """Only the function, its releases and its layer: what `make update` compares when
+    nothing around the function changed since the last deploy (deploy.applied)."""
     state = Deployed()
     state.configuration = _configuration(aws, function, configuration)
+    if state.configuration:
+        read_releases(aws, function, state)
     if layer_query:
         answer = aws.read('lambda', 'list-layer-versions', *layer_query) or {}
         state.layer_versions = [item['LayerVersionArn']
                                 for item in answer.get('LayerVersions', [])]
     return state
+
+
+def statements(aws, function):
+    """The grants on the alias (each qualifier has its own policy), and those an earlier
+    version of this tool put on the unqualified function: the planner replaces them."""
+    found = []
+    for qualifier in ([function.alias] if function.alias else []) + [None]:
+        policy = aws.read('lambda', 'get-policy', '--function-name', function.name,
+                          *(['--qualifier', qualifier] if qualifier else []))
+        for statement in json.loads(policy['Policy'])['Statement'] if policy else []:
+            resource = statement.get('Resource', '')
+            on_alias = resource.endswith(f':{function.alias}')
+            if (qualifier is None) != on_alias and statement not in found:
+                found.append(dict(statement, Qualifier=qualifier))
+    return found
 
 
 def buckets_of(function):

@@ -13,7 +13,8 @@ from deploy.planner import resolve
 # What a step's output is worth showing, in this order.
 SHOWN = ('FunctionArn', 'Version', 'CodeSha256', 'FunctionUrl', 'ApiEndpoint', 'RuleArn')
 # What a captured output gives to the steps after it.
-CAPTURED = {'url': 'FunctionUrl', 'api': 'ApiEndpoint', 'api-id': 'ApiId'}
+CAPTURED = {'url': 'FunctionUrl', 'api': 'ApiEndpoint', 'api-id': 'ApiId',
+            'version': 'Version'}
 
 
 class Executor:

@@ -273,10 +273,16 @@ class Planner:
                  *(['--layers', *layers] if layers else []),
                  '--zip-file', f'fileb://{function.zip_path}', '--publish',
                  note=f'{function.name}: create', documents=documents,
-                 retry_on=ROLE_PROPAGATION if role_created else '')
+                 retry_on=ROLE_PROPAGATION if role_created else '',
+                 capture=f'version:{function.name}')
         self.add('lambda', 'wait', 'function-active-v2', '--function-name', function.name,
                  note=f'{function.name}: waiting until it is active',
                  done=f'{function.name}: active')
+        self.plan_release(self.published())
+
+    def published(self):
+        """The version the steps above publish, known once they ran."""
+        return Later(f'version:{self.function.name}', '<the version published above>')
 
     def plan_update(self):
         function, configuration = self.function, self.deployed.configuration
@@ -303,13 +309,74 @@ class Planner:
             self.add('lambda', 'update-function-code', '--function-name', function.name,
                      '--zip-file', f'fileb://{function.zip_path}',
                      '--architectures', function.architecture, '--publish',
-                     note=f'{function.name}: publishing new code ({why})')
+                     note=f'{function.name}: publishing new code ({why})',
+                     capture=f'version:{function.name}')
             self.add('lambda', 'wait', 'function-updated-v2', '--function-name', function.name)
+            self.plan_release(self.published())
         else:
             self.up_to_date(f'{function.name}: code unchanged (CodeSha256 {sha})')
             if reasons:
                 self.add('lambda', 'publish-version', '--function-name', function.name,
-                         note=f'{function.name}: publishing the new configuration as a version')
+                         note=f'{function.name}: publishing the new configuration as a version',
+                         capture=f'version:{function.name}')
+                self.plan_release(self.published())
+            else:
+                self.plan_release(None)
+
+    # -- releases: the alias every trigger invokes ---------------------------------------
+    def plan_release(self, published):
+        """Point the alias at the version just published (or give it CANARY % of the
+        invocations), then delete versions beyond KEEP_VERSIONS that no alias points at."""
+        function, aliases = self.function, self.deployed.aliases
+        alias = aliases.get(function.alias)
+        if published is None:
+            if alias:
+                self.up_to_date(f'{function.qualified} -> version {alias["FunctionVersion"]}'
+                                f'{routing_text(alias)}')
+            elif self.deployed.versions:  # deployed before it had an alias
+                self.add('lambda', 'create-alias', '--function-name', function.name,
+                         '--name', function.alias, '--function-version',
+                         self.deployed.versions[-1],
+                         note=f'{function.qualified} -> version {self.deployed.versions[-1]}')
+            else:
+                self.add('lambda', 'publish-version', '--function-name', function.name,
+                         note=f'{function.name}: publishing its first version',
+                         capture=f'version:{function.name}')
+                self.plan_release(self.published())
+                return
+        elif alias is None:
+            self.add('lambda', 'create-alias', '--function-name', function.name,
+                     '--name', function.alias, '--function-version', published,
+                     note=f'{function.qualified} -> the new version')
+        elif function.canary:
+            weights = LaterFormat('{{"AdditionalVersionWeights": {{"{}": %s}}}}'
+                                  % (function.canary / 100), published)
+            self.add('lambda', 'update-alias', '--function-name', function.name,
+                     '--name', function.alias, '--routing-config', weights,
+                     note=f'{function.qualified}: the new version gets {function.canary} % of '
+                          f'invocations, version {alias["FunctionVersion"]} the rest (make '
+                          f'promote, or make rollback)')
+        else:
+            self.add('lambda', 'update-alias', '--function-name', function.name,
+                     '--name', function.alias, '--function-version', published,
+                     '--routing-config', 'AdditionalVersionWeights={}',
+                     note=f'{function.qualified} -> the new version (was '
+                          f'{alias["FunctionVersion"]})')
+        self.plan_prune(publishing=published is not None)
+
+    def plan_prune(self, publishing):
+        referenced = set()
+        for alias in self.deployed.aliases.values():
+            referenced.add(str(alias.get('FunctionVersion')))
+            referenced.update(((alias.get('RoutingConfig') or {})
+                               .get('AdditionalVersionWeights') or {}).keys())
+        keep = self.function.keep_versions - (1 if publishing else 0)
+        old = sorted(self.deployed.versions, reverse=True)[max(keep, 0):]
+        for version in sorted(version for version in old if str(version) not in referenced):
+            self.add('lambda', 'delete-function', '--function-name', self.function.name,
+                     '--qualifier', version,
+                     note=f'{self.function.name}: version {version} is older than the '
+                          f'{self.function.keep_versions} kept (KEEP_VERSIONS)')
 
     # -- triggers -------------------------------------------------------------------------
     def plan_triggers(self):
@@ -319,21 +386,29 @@ class Planner:
         for trigger in self.function.triggers:
             kind = trigger['type']
             for statement in getattr(self, f'trigger_{kind}')(trigger):
-                wanted[statement_id(kind, statement, self.function.name)] = statement
+                on_alias = [*statement, '--qualifier', self.function.alias]
+                wanted[statement_id(kind, on_alias, self.function.name)] = statement
         self.plan_permissions(wanted)
         self.steps[start:] = sorted(self.steps[start:], key=lambda step: step.phase)
 
     def plan_permissions(self, wanted):
-        """Add what is missing, then remove what we wrote before and no longer grant."""
-        present = {statement.get('Sid') for statement in self.deployed.statements}
+        """Add what is missing (each grant on the alias, which has its own policy), then
+        remove what we wrote before and no longer grant, on the alias or the function."""
+        function = self.function
+        present = {(statement.get('Sid'), statement.get('Qualifier'))
+                   for statement in self.deployed.statements}
         for sid, arguments in wanted.items():
-            if sid not in present:
-                self.add('lambda', 'add-permission', '--function-name', self.function.name,
-                         '--statement-id', sid, *arguments, phase=GRANT)
-        for sid in sorted(present - set(wanted)):
-            if sid and (OURS.match(sid) or sid in EARLIER):
-                self.add('lambda', 'remove-permission', '--function-name', self.function.name,
-                         '--statement-id', sid, note=f'{self.function.name}: a grant replaced',
+            if (sid, function.alias) not in present:
+                self.add('lambda', 'add-permission', '--function-name', function.name,
+                         '--qualifier', function.alias, '--statement-id', sid, *arguments,
+                         phase=GRANT)
+        for sid, qualifier in sorted(present, key=lambda pair: (pair[0] or '', pair[1] or '')):
+            if (sid in wanted and qualifier == function.alias) or not sid:
+                continue
+            if OURS.match(sid) or sid in EARLIER:
+                self.add('lambda', 'remove-permission', '--function-name', function.name,
+                         *(['--qualifier', qualifier] if qualifier else []),
+                         '--statement-id', sid, note=f'{function.name}: a grant replaced',
                          phase=REVOKE)
 
     def plan_undeclared_fronts(self):
@@ -342,6 +417,7 @@ class Planner:
         function = self.function
         if self.deployed.url and not function.triggers_of('url'):
             self.add('lambda', 'delete-function-url-config', '--function-name', function.name,
+                     '--qualifier', function.alias,
                      note=f'{function.name}: its function URL is no longer declared',
                      phase=REVOKE)
         if self.deployed.http_api and not function.triggers_of('http_api'):
@@ -351,13 +427,15 @@ class Planner:
     def trigger_s3(self, trigger):
         function, names = self.function, self.names
         bucket = trigger['bucket']
-        arn = names.function_arn(function.name)
+        arn = names.function_arn(function.qualified)
         mine = notification_entry(function.name, arn, trigger)
         current = self.deployed.buckets[bucket].notification
+        of_function = lambda entry: is_function_arn(entry.get('LambdaFunctionArn', ''),
+                                                    names.function_arn(function.name))
         others = [entry for entry in current.get('LambdaFunctionConfigurations', [])
-                  if entry.get('LambdaFunctionArn') != arn]
+                  if not of_function(entry)]
         ours = [entry for entry in current.get('LambdaFunctionConfigurations', [])
-                if entry.get('LambdaFunctionArn') == arn]
+                if of_function(entry)]
         if [normal_entry(entry) for entry in ours] != [normal_entry(mine)]:
             document = {key: value for key, value in current.items()
                         if key != 'LambdaFunctionConfigurations'}
@@ -377,13 +455,15 @@ class Planner:
         auth = trigger.get('auth', 'NONE')
         if url is None:
             self.add('lambda', 'create-function-url-config', '--function-name', function.name,
-                     '--auth-type', auth, note=f'{function.name}: a function URL',
-                     capture=f'url:{function.name}')
+                     '--qualifier', function.alias, '--auth-type', auth,
+                     note=f'{function.qualified}: a function URL (its address stays when the '
+                          f'alias moves)', capture=f'url:{function.name}')
             origin = Later(f'url:{function.name}', '<the FunctionUrl created above>')
         else:
             if url.get('AuthType') != auth:
                 self.add('lambda', 'update-function-url-config', '--function-name',
-                         function.name, '--auth-type', auth, phase=CONNECT)
+                         function.name, '--qualifier', function.alias, '--auth-type', auth,
+                         phase=CONNECT)
             self.up_to_date(f'{function.name}: {url["FunctionUrl"]}')
             origin = url['FunctionUrl']
         self.plan_cors(trigger, origin)
@@ -398,7 +478,8 @@ class Planner:
         function, names, api = self.function, self.names, self.deployed.http_api
         if api is None:
             self.add('apigatewayv2', 'create-api', '--name', function.name,
-                     '--protocol-type', 'HTTP', '--target', names.function_arn(function.name),
+                     '--protocol-type', 'HTTP', '--target',
+                     names.function_arn(function.qualified),
                      note=f'{function.name}: an HTTP API', capture=f'api:{function.name}')
             origin = Later(f'api:{function.name}', '<the ApiEndpoint created above>')
             api_id = Later(f'api-id:{function.name}', '<its ApiId>')
@@ -423,7 +504,7 @@ class Planner:
                      note=f'{function.name}: runs on {expression}')
         else:
             self.up_to_date(f'{function.name}: runs on {expression}')
-        arn = names.function_arn(function.name)
+        arn = names.function_arn(function.qualified)
         if [target.get('Arn') for target in current.get('targets', [])] != [arn]:
             self.add('events', 'put-targets', '--rule', rule_name, '--targets',
                      f'Id=function,Arn={arn}', phase=CONNECT)
@@ -479,6 +560,60 @@ def resolve(value, results):
     return value
 
 
+def rollback_steps(function, deployed, to=None):
+    """Move the alias back: off a canary in progress (to its primary), or to version TO, or
+    to the version published before the one it points at. One update-alias, no rebuild."""
+    alias = _alias_of(function, deployed)
+    primary = int(alias['FunctionVersion'])
+    weights = (alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights') or {}
+    if to is None and weights:
+        target, why = primary, (f'the canary of version {", ".join(weights)} abandoned: '
+                                f'{function.qualified} -> version {primary} only')
+    elif to is not None:
+        if int(to) not in deployed.versions:
+            raise PlanError(f'{function.name} has no version {to}: its versions are '
+                            f'{", ".join(map(str, deployed.versions))} (make versions)')
+        target, why = int(to), f'{function.qualified} -> version {to} (was {primary})'
+    else:
+        older = [version for version in deployed.versions if version < primary]
+        if not older:
+            raise PlanError(f'{function.qualified} points at version {primary}, the oldest '
+                            f'kept: there is nothing to roll back to')
+        target, why = older[-1], f'{function.qualified} -> version {older[-1]} (was {primary})'
+    if target == primary and not weights:
+        raise PlanError(f'{function.qualified} already points at version {target}')
+    return [Step(['lambda', 'update-alias', '--function-name', function.name, '--name',
+                  function.alias, '--function-version', target, '--routing-config',
+                  'AdditionalVersionWeights={}'], why)]
+
+
+def promote_steps(function, deployed):
+    """A canary in progress gets all the alias's invocations."""
+    alias = _alias_of(function, deployed)
+    weights = (alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights') or {}
+    if not weights:
+        raise PlanError(f'{function.qualified} points at version {alias["FunctionVersion"]} '
+                        f'alone: there is no canary to promote (make update CANARY=10 starts one)')
+    [version] = weights
+    return [Step(['lambda', 'update-alias', '--function-name', function.name, '--name',
+                  function.alias, '--function-version', version, '--routing-config',
+                  'AdditionalVersionWeights={}'],
+                 f'{function.qualified} -> version {version} (was '
+                 f'{alias["FunctionVersion"]} for {1 - weights[version]:.0%} of invocations)')]
+
+
+def _alias_of(function, deployed):
+    alias = deployed.aliases.get(function.alias)
+    if deployed.configuration is None or alias is None:
+        raise PlanError(f'{function.qualified} does not exist: make deploy creates it')
+    return alias
+
+
+def routing_text(alias):
+    weights = (alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights') or {}
+    return ''.join(f', version {version} for {weight:.0%}' for version, weight in weights.items())
+
+
 def origin_of(url):
     """A page's origin, as browsers send it: scheme, host and port, no path."""
     parts = urllib.parse.urlsplit(url)
@@ -496,6 +631,11 @@ def statement_id(kind, arguments, function_name):
 
 def schedule_rule_name(function_name, trigger):
     return trigger.get('rule') or f'{function_name}-schedule'[:64]
+
+
+def is_function_arn(arn, function_arn):
+    """The function's ARN, or one of its versions' or aliases'."""
+    return arn == function_arn or arn.startswith(function_arn + ':')
 
 
 def notification_entry(function_name, arn, trigger):

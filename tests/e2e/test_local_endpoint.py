@@ -109,7 +109,9 @@ class LocalEndpointTest(EndpointTestCase):
         self.assertEqual((record['attempts'], record['event']), (3, {'n': 1}))
         starts = [line for line in self.log_messages('Fails') if line.startswith('START')]
         self.assertEqual(len(starts), 3)
-        self.assertTrue(any(line.startswith('FAILED EVENT after 3 attempts')
+        self.assertEqual(len({line.split()[2] for line in starts}), 1,
+                         'one request id on every attempt, as Lambda retries an event')
+        self.assertTrue(any(line.startswith('FAILED EVENT ') and 'after 3 attempts' in line
                             for line in self.log_messages('Fails')))
 
     def test_timeout_and_memory_limit_stop_the_function(self):

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -124,12 +125,15 @@ class DeployedServiceTest(AgainstMotoServer):
             Bucket=UPLOAD_BUCKET)
         [configuration] = notification['LambdaFunctionConfigurations']
         self.assertEqual(configuration['LambdaFunctionArn'],
-                         f'arn:aws:lambda:{REGION}:{ACCOUNT}:function:ResizeImage-dev')
+                         f'arn:aws:lambda:{REGION}:{ACCOUNT}:function:ResizeImage-dev:live',
+                         'the trigger invokes the alias, which each deploy moves')
         self.assertEqual(configuration['Events'], ['s3:ObjectCreated:*'])
         self.assertEqual(configuration['Filter']['Key']['FilterRules'],
                          [{'Name': 'prefix', 'Value': 'uploads/'}])
-        policy = json.loads(self.client('lambda').get_policy(FunctionName='ResizeImage-dev')['Policy'])
+        policy = json.loads(self.client('lambda').get_policy(
+            FunctionName='ResizeImage-dev', Qualifier='live')['Policy'])
         [statement] = policy['Statement']
+        self.assertTrue(statement['Resource'].endswith(':function:ResizeImage-dev:live'))
         self.assertEqual(statement['Principal'], {'Service': 's3.amazonaws.com'})
         self.assertEqual(statement['Condition']['ArnLike']['AWS:SourceArn'],
                          f'arn:aws:s3:::{UPLOAD_BUCKET}')
@@ -144,7 +148,8 @@ class DeployedServiceTest(AgainstMotoServer):
         self.assertEqual(sorted(statement['Action'] for statement in policy['Statement']),
                          ['lambda:InvokeFunction', 'lambda:InvokeFunctionUrl'])
         [rule] = self.client('s3').get_bucket_cors(Bucket=UPLOAD_BUCKET)['CORSRules']
-        self.assertEqual(rule['AllowedOrigins'], [url['FunctionUrl'].rstrip('/')])
+        origin = urllib.parse.urlsplit(url['FunctionUrl'])
+        self.assertEqual(rule['AllowedOrigins'], [f'{origin.scheme}://{origin.netloc}'])
         self.assertEqual(rule['AllowedMethods'], ['POST'])
 
     def test_buckets_are_private_and_refused_uploads_expire(self):
@@ -211,6 +216,74 @@ class DeployedServiceTest(AgainstMotoServer):
                               'deploy (or make create) first', result.stderr)
         result = self.make('create', directory='image_list', check=False)
         self.assertIn('ListImage-dev already exists', result.stderr)
+
+
+class ReleaseTest(AgainstMotoServer):
+    """Versions and the live alias: what make update, versions, rollback, CANARY and promote
+    leave, read back through the API."""
+
+    def setUp(self):
+        request = urllib.request.Request(f'{SERVER["endpoint"]}/moto-api/reset', method='POST')
+        urllib.request.urlopen(request).close()
+
+    def alias(self):
+        return self.client('lambda').get_alias(FunctionName='ListImage-dev', Name='live')
+
+    def edit(self, marker):
+        handler = self.path('image_list', 'handler.py')
+        with open(handler, 'a') as source:
+            source.write(f'\n# {marker}\n')
+
+    def test_each_deploy_moves_live_and_rollback_moves_it_back_without_a_build(self):
+        self.make('deploy', 'FUNCTIONS=image_list')
+        url = self.client('lambda').get_function_url_config(
+            FunctionName='ListImage-dev', Qualifier='live')['FunctionUrl']
+        self.assertEqual(self.alias()['FunctionVersion'], '1')
+        for number in (2, 3, 4):
+            self.edit(f'release {number}')
+            result = self.make('update', directory='image_list')
+            self.assertIn('ListImage-dev:live -> the new version', result.stdout)
+            self.assertEqual(self.alias()['FunctionVersion'], str(number))
+        self.assertEqual(self.client('lambda').get_function_url_config(
+            FunctionName='ListImage-dev', Qualifier='live')['FunctionUrl'], url,
+            'the URL belongs to the alias: it stays across deploys')
+
+        listed = self.make('versions', directory='image_list').stdout
+        self.assertRegex(listed, r'\n\s+4\s+\S+\s+\S+\s+live\n')
+        zip_path = self.path('image_list', 'image_list.zip')
+        built = os.path.getmtime(zip_path)
+        result = self.make('rollback', directory='image_list')
+        self.assertIn('ListImage-dev:live -> version 3 (was 4)', result.stdout)
+        self.assertEqual(len([line for line in result.stdout.splitlines()
+                              if line.startswith('aws lambda update-alias')]), 1)
+        self.assertEqual(os.path.getmtime(zip_path), built, 'no rebuild')
+        self.assertEqual(self.alias()['FunctionVersion'], '3')
+        self.make('rollback', 'TO=1', directory='image_list')
+        self.assertEqual(self.alias()['FunctionVersion'], '1')
+
+    def test_a_canary_is_promoted_and_old_versions_pruned(self):
+        self.make('deploy', 'FUNCTIONS=image_list')
+        for number in (2, 3):
+            self.edit(f'release {number}')
+            self.make('update', directory='image_list')
+        self.edit('canary')
+        result = self.make('update', 'CANARY=20', directory='image_list')
+        self.assertIn('the new version gets 20 % of invocations, version 3 the rest',
+                      result.stdout)
+        alias = self.alias()
+        self.assertEqual((alias['FunctionVersion'], alias['RoutingConfig']),
+                         ('3', {'AdditionalVersionWeights': {'4': 0.2}}))
+        self.assertIn('live (80%)', self.make('versions', directory='image_list').stdout)
+        self.make('promote', directory='image_list')
+        alias = self.alias()
+        self.assertEqual(alias['FunctionVersion'], '4')
+        self.assertFalse((alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights'))
+
+        self.edit('pruned')  # (moto reuses deleted version numbers: this is the last publish)
+        self.make('update', 'KEEP_VERSIONS=3', directory='image_list')
+        versions = [version['Version'] for version in self.client('lambda')
+                    .list_versions_by_function(FunctionName='ListImage-dev')['Versions']]
+        self.assertEqual(versions, ['$LATEST', '3', '4', '5'], 'KEEP_VERSIONS=3')
 
 
 class ImageMagickLayerTest(AgainstMotoServer):

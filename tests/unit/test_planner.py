@@ -13,7 +13,8 @@ from deploy.aws import Aws, AwsError, Unreachable
 from deploy.deployed import Bucket, Deployed
 from deploy.executor import Executor
 from deploy.functions import ROOT
-from deploy.planner import Names, PlanError, Planner, resolve, role_policy, statement_id
+from deploy.planner import (Names, PlanError, Planner, promote_steps, resolve, role_policy,
+                            rollback_steps, statement_id)
 from deploy.zipper import code_sha256
 
 NAMES = Names('123456789012', 'eu-west-1', 'aws')
@@ -91,13 +92,23 @@ def everything_deployed(function):
                    if 'put-bucket-lifecycle-configuration' in step.argv]
     state.buckets[UPLOADS].lifecycle = list(lifecycle.documents.values())[0]['Rules']
     [grant] = planner.trigger_s3(function.triggers[0])
-    state.statements = [{'Sid': statement_id('s3', grant, function.name)}]
+    state.statements = granted('s3', [grant], function.name)
+    state.aliases = {'live': {'Name': 'live', 'FunctionVersion': '1'}}
+    state.versions = [1]
     state.buckets[UPLOADS].notification = {'LambdaFunctionConfigurations': [{
-        'Id': 'ResizeImage-dev-s3', 'LambdaFunctionArn': ARN, 'Events': ['s3:ObjectCreated:*'],
+        'Id': 'ResizeImage-dev-s3', 'LambdaFunctionArn': f'{ARN}:live',
+        'Events': ['s3:ObjectCreated:*'],
         'Filter': {'Key': {'FilterRules': [{'Name': 'Prefix', 'Value': 'uploads/'}]}}}]}
     return state
 
 
+def granted(kind, grants, function_name, alias='live'):
+    """The statements a deploy leaves on the alias for these grants."""
+    return [{'Sid': statement_id(kind, [*grant, '--qualifier', alias], function_name),
+             'Qualifier': alias} for grant in grants]
+
+
+LIVE = {'live': {'Name': 'live', 'FunctionVersion': '1'}}
 ALL_BLOCKED = {'BlockPublicAcls': True, 'IgnorePublicAcls': True, 'BlockPublicPolicy': True,
                'RestrictPublicBuckets': True}
 
@@ -217,7 +228,7 @@ class PlannerTest(unittest.TestCase):
             's3api create-bucket', 's3api put-public-access-block',
             'iam create-role', 'iam put-role-policy',
             'logs create-log-group', 'logs put-retention-policy',
-            'lambda create-function', 'lambda wait',
+            'lambda create-function', 'lambda wait', 'lambda create-alias',
             'lambda add-permission', 's3api put-bucket-notification-configuration'])
         create = steps[argvs(steps).index('lambda create-function')]
         self.assertEqual(create.retry_on, 'cannot be assumed', 'a new role may not be usable yet')
@@ -251,7 +262,8 @@ class PlannerTest(unittest.TestCase):
         state = everything_deployed(self.function)
         state.configuration['CodeSha256'] = 'older'
         steps, _ = self.plan(state, 'update')
-        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait'])
+        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait',
+                                        'lambda update-alias'])
         self.assertIn('--publish', steps[0].argv)
         self.assertIn('CodeSha256 older -> ', steps[0].note)
 
@@ -259,7 +271,8 @@ class PlannerTest(unittest.TestCase):
         state = everything_deployed(self.function)
         self.function.architecture = 'arm64'
         steps, _ = self.plan(state, 'update')
-        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait'])
+        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait',
+                                        'lambda update-alias'])
         self.assertIn('arm64', steps[0].argv)
         self.assertIn('architecture x86_64 -> arm64', steps[0].note)
 
@@ -269,7 +282,7 @@ class PlannerTest(unittest.TestCase):
         self.function.environment['SECRET'] = 'hunter2'
         steps, _ = self.plan(state, 'update')
         self.assertEqual(argvs(steps), ['lambda update-function-configuration', 'lambda wait',
-                                        'lambda publish-version'])
+                                        'lambda publish-version', 'lambda update-alias'])
         self.assertIn('Timeout: 60 -> 90', steps[0].note)
         self.assertIn('environment: SECRET added', steps[0].note)
         self.assertNotIn('hunter2', ' '.join(step.note + ' '.join(map(str, step.argv))
@@ -326,6 +339,96 @@ class PlannerTest(unittest.TestCase):
         self.assertIn('s3api put-bucket-notification-configuration', argvs(steps))
 
 
+class ReleaseTest(unittest.TestCase):
+    """The alias every trigger invokes: moved by each publish, split by a canary, moved back
+    by a rollback; versions beyond KEEP_VERSIONS deleted unless an alias points at them."""
+
+    def setUp(self):
+        self.function, directory = function_from('image_resize')
+        self.addCleanup(shutil.rmtree, directory)
+        self.state = everything_deployed(self.function)
+        self.state.configuration['CodeSha256'] = 'older'
+
+    def release(self, steps, version='7'):
+        [step] = [step for step in steps if step.argv[1] in ('create-alias', 'update-alias')]
+        return resolve(step.argv, {'version:ResizeImage-dev': version})
+
+    def test_a_publish_moves_the_alias_and_clears_any_routing(self):
+        argv = self.release(Planner(self.function, self.state, NAMES).plan('update'))
+        self.assertEqual(argv[argv.index('--function-version') + 1], '7')
+        self.assertIn('AdditionalVersionWeights={}', argv)
+
+    def test_a_canary_gives_the_new_version_its_share_and_keeps_the_primary(self):
+        self.function.canary = 20
+        argv = self.release(Planner(self.function, self.state, NAMES).plan('update'))
+        self.assertNotIn('--function-version', argv)
+        self.assertEqual(json.loads(argv[argv.index('--routing-config') + 1]),
+                         {'AdditionalVersionWeights': {'7': 0.2}})
+
+    def test_a_function_from_before_aliases_gets_one_on_its_newest_version(self):
+        self.state.aliases, self.state.versions = {}, [1, 2]
+        self.state.configuration['CodeSha256'] = code_sha256(self.function.zip_path)
+        steps = Planner(self.function, self.state, NAMES).plan('update', only_function=True)
+        self.assertEqual([step.argv[1:2] + step.argv[-2:] for step in steps],
+                         [['create-alias', '--function-version', 2]])
+        self.state.versions = []
+        steps = Planner(self.function, self.state, NAMES).plan('update', only_function=True)
+        self.assertEqual(argvs(steps), ['lambda publish-version', 'lambda create-alias'])
+
+    def test_old_versions_go_but_never_one_an_alias_points_at(self):
+        self.state.versions = list(range(1, 13))
+        self.state.aliases = {'live': {'FunctionVersion': '12', 'RoutingConfig': {
+            'AdditionalVersionWeights': {'2': 0.1}}}, 'old': {'FunctionVersion': '1'}}
+        steps = Planner(self.function, self.state, NAMES).plan('update')
+        deleted = [step.argv[-1] for step in steps if step.argv[1] == 'delete-function']
+        self.assertEqual(deleted, [3], 'keeps 9 besides the new one; 1 and 2 are aliased')
+
+    def test_rollback_goes_to_the_version_before_or_to_one_named(self):
+        self.state.versions = [3, 5, 8]
+        self.state.aliases = {'live': {'FunctionVersion': '8'}}
+        [step] = rollback_steps(self.function, self.state)
+        self.assertEqual(step.argv[-3:-2], [5])
+        self.assertIn('-> version 5 (was 8)', step.note)
+        [step] = rollback_steps(self.function, self.state, to=3)
+        self.assertEqual(step.argv[-3:-2], [3])
+        with self.assertRaisesRegex(PlanError, 'has no version 4'):
+            rollback_steps(self.function, self.state, to=4)
+        self.state.aliases = {'live': {'FunctionVersion': '3'}}
+        with self.assertRaisesRegex(PlanError, 'nothing to roll back to'):
+            rollback_steps(self.function, self.state)
+
+    def test_rollback_of_a_canary_abandons_it_and_promote_finishes_it(self):
+        self.state.versions = [3, 4]
+        self.state.aliases = {'live': {'FunctionVersion': '3', 'RoutingConfig': {
+            'AdditionalVersionWeights': {'4': 0.2}}}}
+        [step] = rollback_steps(self.function, self.state)
+        self.assertEqual(step.argv[-3:], [3, '--routing-config', 'AdditionalVersionWeights={}'])
+        self.assertIn('canary of version 4 abandoned', step.note)
+        [step] = promote_steps(self.function, self.state)
+        self.assertEqual(step.argv[-3:], ['4', '--routing-config', 'AdditionalVersionWeights={}'])
+        self.state.aliases = {'live': {'FunctionVersion': '4'}}
+        with self.assertRaisesRegex(PlanError, 'no canary to promote'):
+            promote_steps(self.function, self.state)
+
+    def test_triggers_invoke_the_alias_and_grants_are_on_it(self):
+        self.state.statements = [{'Sid': 's3-0123456789', 'Qualifier': None}]
+        self.state.buckets[UPLOADS].notification = {'LambdaFunctionConfigurations': [{
+            'Id': 'ResizeImage-dev-s3', 'LambdaFunctionArn': ARN,
+            'Events': ['s3:ObjectCreated:*']}]}
+        steps = Planner(self.function, self.state, NAMES).plan('deploy')
+        [grant] = [step.argv for step in steps if step.argv[1] == 'add-permission']
+        self.assertEqual(grant[grant.index('--qualifier') + 1], 'live')
+        [put] = [step for step in steps if 'notification' in step.argv[1]]
+        [document] = put.documents.values()
+        self.assertEqual([entry['LambdaFunctionArn'] for entry in
+                          document['LambdaFunctionConfigurations']], [f'{ARN}:live'],
+                         "the function's unqualified entry replaced in the same call")
+        [revoke] = [step.argv for step in steps if step.argv[1] == 'remove-permission']
+        self.assertNotIn('--qualifier', revoke, 'an unqualified grant is removed as it was put')
+        self.assertLess(argvs(steps).index('lambda add-permission'),
+                        argvs(steps).index('lambda remove-permission'))
+
+
 class AppliedTest(unittest.TestCase):
     """make update reads only the function while what surrounds it is as last applied."""
 
@@ -355,7 +458,8 @@ class AppliedTest(unittest.TestCase):
         state.role_policy, state.statements = None, []
         state.configuration['CodeSha256'] = 'older'
         steps = Planner(self.function, state, NAMES).plan('update', only_function=True)
-        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait'])
+        self.assertEqual(argvs(steps), ['lambda update-function-code', 'lambda wait',
+                                        'lambda update-alias'])
 
 
 class TriggerTest(unittest.TestCase):
@@ -367,7 +471,7 @@ class TriggerTest(unittest.TestCase):
 
     def test_a_new_url_gives_its_origin_to_the_bucket_cors(self):
         function = self.gallery()
-        state = Deployed(configuration=deployed_function(function), role={}, log_group={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
                          role_policy=role_policy(function, NAMES),
                          buckets={UPLOADS: Bucket(True, ALL_BLOCKED)})
         steps = Planner(function, state, NAMES).plan('deploy')
@@ -388,9 +492,9 @@ class TriggerTest(unittest.TestCase):
         grants = planner.trigger_url(function.triggers[0])
         state = Deployed(
             configuration=deployed_function(function), role={}, role_policy=role_policy(
-                function, NAMES), log_group={'retentionInDays': 30},
+                function, NAMES), log_group={'retentionInDays': 30}, aliases=LIVE, versions=[1],
             url={'FunctionUrl': url, 'AuthType': 'NONE'},
-            statements=[{'Sid': statement_id('url', grant, function.name)} for grant in grants],
+            statements=granted('url', grants, function.name),
             buckets={UPLOADS: Bucket(True, ALL_BLOCKED, cors=[{
                 'AllowedOrigins': [url.rstrip('/')], 'AllowedMethods': ['POST'],
                 'AllowedHeaders': ['*'], 'ExposeHeaders': ['ETag'], 'MaxAgeSeconds': 3000}])})
@@ -398,7 +502,7 @@ class TriggerTest(unittest.TestCase):
 
     def test_an_http_api_front(self):
         function = self.gallery('http_api')
-        state = Deployed(configuration=deployed_function(function), role={}, log_group={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
                          role_policy=role_policy(function, NAMES),
                          buckets={UPLOADS: Bucket(True, ALL_BLOCKED)})
         steps = Planner(function, state, NAMES).plan('deploy')
@@ -411,7 +515,7 @@ class TriggerTest(unittest.TestCase):
 
     def test_moving_the_gallery_from_its_url_to_an_http_api(self):
         function = self.gallery('http_api')
-        state = Deployed(configuration=deployed_function(function), role={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={},
                          log_group={'retentionInDays': 30},
                          role_policy=role_policy(function, NAMES),
                          url={'FunctionUrl': 'https://abc.lambda-url.eu-west-1.on.aws/',
@@ -427,7 +531,7 @@ class TriggerTest(unittest.TestCase):
     def test_a_schedule(self):
         function = self.gallery()
         function.triggers = [{'type': 'schedule', 'expression': 'rate(15 minutes)'}]
-        state = Deployed(configuration=deployed_function(function), role={}, log_group={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
                          role_policy=role_policy(function, NAMES))
         steps = Planner(function, state, NAMES).plan('deploy')
         self.assertEqual(argvs(steps)[1:], ['events put-rule', 'lambda add-permission',
@@ -436,8 +540,8 @@ class TriggerTest(unittest.TestCase):
         rule = {'ScheduleExpression': 'rate(15 minutes)', 'State': 'ENABLED'}
         grant = steps[2].argv[steps[2].argv.index('--action'):]
         state.rules = {'ListImage-dev-schedule': {'rule': rule, 'targets': [
-            {'Id': 'function', 'Arn': NAMES.function_arn('ListImage-dev')}]}}
-        state.statements = [{'Sid': statement_id('schedule', grant, function.name)}]
+            {'Id': 'function', 'Arn': NAMES.function_arn('ListImage-dev:live')}]}}
+        state.statements = granted('schedule', [grant], function.name)
         state.log_group = {'retentionInDays': 30}
         self.assertEqual(Planner(function, state, NAMES).plan('deploy'), [])
 
