@@ -24,8 +24,8 @@ from werkzeug.wrappers import Request, Response
 
 from local_endpoint import aliases
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
-                            invoke_config, post_policy, request_guard, s3_cors, schedules,
-                            versions)
+                            invoke_config, post_policy, publishing, request_guard, s3_cors,
+                            schedules, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -60,6 +60,7 @@ class Endpoint:
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
         aliases.install()
+        publishing.install()
         invoke_config.install()
         schedules.install()
         self.execution_host = execution_host.start(self.state_dir)

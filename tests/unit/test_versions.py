@@ -282,5 +282,99 @@ class AliasRoutingRulesTest(ReleasedFunction):
                            'in routing configuration.')
 
 
+class VersionNumbersTest(unittest.TestCase):
+    """publish-version and delete-function --qualifier as AWS answers them (aws-releases.md
+    1.1, 1.4): a number is never given twice; unchanged code and configuration publish
+    nothing; a version an alias uses, $LATEST and an alias cannot be deleted this way."""
+
+    ZIPS = {label: labelled_zip(label) for label in ('v1', 'v2', 'v3')}  # fixed bytes each
+
+    def setUp(self):
+        self.name = f'Numbers{uuid.uuid4().hex[:10]}'
+        created = call('POST', '/2015-03-31/functions', {
+            'FunctionName': self.name, 'Runtime': 'python3.12', 'Handler': 'handler.handler',
+            'Role': ROLE, 'Code': {'ZipFile': self.ZIPS['v1']}, 'Publish': True})
+        self.assertEqual(created.status_code, 201, created.get_data(as_text=True))
+        self.addCleanup(lambda_backends[DEFAULT_ACCOUNT_ID][REGION].delete_function, self.name)
+
+    def upload(self, label):
+        """update-function-code --publish: the version it answers."""
+        response = call('PUT', f'/2015-03-31/functions/{self.name}/code',
+                        {'ZipFile': self.ZIPS[label], 'Publish': True})
+        self.assertEqual(response.status_code, 200, response.get_data(as_text=True))
+        return json.loads(response.get_data())['Version']
+
+    def publish(self, description=None):
+        response = call('POST', f'/2015-03-31/functions/{self.name}/versions',
+                        {} if description is None else {'Description': description})
+        self.assertEqual(response.status_code, 201, response.get_data(as_text=True))
+        return json.loads(response.get_data())
+
+    def delete(self, qualifier):
+        return call('DELETE', f'/2015-03-31/functions/{self.name}',
+                    query='?Qualifier=' + urllib.parse.quote(qualifier, safe=''))
+
+    def listed(self):
+        return [version['Version'] for version in json.loads(call(
+            'GET', f'/2015-03-31/functions/{self.name}/versions').get_data())['Versions']]
+
+    def invoke(self, qualifier):
+        return call('POST', f'/2015-03-31/functions/{self.name}/invocations', {},
+                    query=f'?Qualifier={qualifier}')
+
+    def assertRefused(self, response, status, code, message):
+        self.assertEqual((response.status_code, response.headers.get('x-amzn-ErrorType')),
+                         (status, code), response.get_data(as_text=True))
+        self.assertEqual(json.loads(response.get_data())['message'], message)
+
+    def test_a_deleted_versions_number_is_never_given_again(self):
+        self.assertEqual(self.upload('v2'), '2')
+        self.assertEqual(self.delete('2').status_code, 204)
+        self.assertEqual(self.upload('v3'), '3')
+        self.assertEqual(self.listed(), ['$LATEST', '1', '3'])
+        for version in ('1', '3'):
+            self.assertEqual(self.delete(version).status_code, 204)
+        self.assertEqual(self.upload('v1'), '4', 'even with no version left')
+        self.assertEqual(json.loads(self.invoke('4').get_data())['code'], 'v1')
+
+    def test_unchanged_code_and_configuration_answer_the_last_version(self):
+        self.assertEqual(self.upload('v1'), '1', 'the same zip again')
+        again = self.publish('another description')
+        self.assertEqual((again['Version'], again['Description']), ('1', ''))
+        self.assertEqual(self.listed(), ['$LATEST', '1'])
+
+    def test_a_changed_description_alone_is_a_change(self):
+        call('PUT', f'/2015-03-31/functions/{self.name}/configuration',
+             {'Description': 'resizes'})
+        published = self.publish()
+        self.assertEqual((published['Version'], published['Description']), ('2', 'resizes'))
+        self.assertEqual(self.publish()['Version'], '2')
+
+    def test_a_version_an_alias_uses_is_not_deleted(self):
+        self.upload('v2')
+        for alias, routing in (('live', None), ('canary', {'2': 0.1})):
+            body = {'Name': alias, 'FunctionVersion': '1'}
+            if routing:
+                body['RoutingConfig'] = {'AdditionalVersionWeights': routing}
+            call('POST', f'/2015-03-31/functions/{self.name}/aliases', body)
+        self.assertRefused(self.delete('1'), 409, 'ResourceConflictException',
+                           'Unable to delete version because the following aliases reference '
+                           'it: [canary, live]')
+        self.assertRefused(self.delete('2'), 409, 'ResourceConflictException',
+                           'Unable to delete version because the following aliases reference '
+                           'it: [canary]')
+        self.assertEqual(self.listed(), ['$LATEST', '1', '2'])
+
+    def test_latest_and_an_alias_are_not_deleted_by_qualifier(self):
+        call('POST', f'/2015-03-31/functions/{self.name}/aliases',
+             {'Name': 'live', 'FunctionVersion': '1'})
+        self.assertRefused(self.delete('$LATEST'), 400, 'InvalidParameterValueException',
+                           '$LATEST version cannot be deleted without deleting the function.')
+        self.assertRefused(self.delete('live'), 400, 'InvalidParameterValueException',
+                           'Deletion of aliases is not currently supported.')
+        self.assertEqual(self.listed(), ['$LATEST', '1'])
+        self.assertEqual(self.invoke('live').status_code, 200)
+
+
 if __name__ == '__main__':
     unittest.main()
