@@ -95,6 +95,10 @@ def everything_deployed(function):
     state.statements = granted('s3', [grant], function.name)
     state.aliases = {'live': {'Name': 'live', 'FunctionVersion': '1'}}
     state.versions = [1]
+    state.failure_queue_url = 'http://sqs/ResizeImage-dev-failures'
+    state.invoke_config = {'MaximumRetryAttempts': 2, 'MaximumEventAgeInSeconds': 21600,
+                           'DestinationConfig': {'OnFailure': {'Destination': NAMES.queue_arn(
+                               'ResizeImage-dev-failures')}}}
     state.buckets[UPLOADS].notification = {'LambdaFunctionConfigurations': [{
         'Id': 'ResizeImage-dev-s3', 'LambdaFunctionArn': f'{ARN}:live',
         'Events': ['s3:ObjectCreated:*'],
@@ -227,9 +231,10 @@ class PlannerTest(unittest.TestCase):
             's3api put-bucket-lifecycle-configuration',
             's3api create-bucket', 's3api put-public-access-block',
             'iam create-role', 'iam put-role-policy',
-            'logs create-log-group', 'logs put-retention-policy',
+            'logs create-log-group', 'logs put-retention-policy', 'sqs create-queue',
             'lambda create-function', 'lambda wait', 'lambda create-alias',
-            'lambda add-permission', 's3api put-bucket-notification-configuration'])
+            'lambda put-function-event-invoke-config', 'lambda add-permission',
+            's3api put-bucket-notification-configuration'])
         create = steps[argvs(steps).index('lambda create-function')]
         self.assertEqual(create.retry_on, 'cannot be assumed', 'a new role may not be usable yet')
         self.assertIn('--publish', create.argv)
@@ -337,6 +342,40 @@ class PlannerTest(unittest.TestCase):
         self.function.triggers[0]['prefix'] = 'incoming/'
         steps, _ = self.plan(state)
         self.assertIn('s3api put-bucket-notification-configuration', argvs(steps))
+
+
+class FailureQueueTest(unittest.TestCase):
+    """An asynchronously invoked function keeps what fails in a queue of its own."""
+
+    def setUp(self):
+        self.function, directory = function_from('image_resize', ASYNC_RETRY_ATTEMPTS='1',
+                                                 ASYNC_MAX_EVENT_AGE='3600')
+        self.addCleanup(shutil.rmtree, directory)
+
+    def test_settings_change_the_alias_config_and_the_role_may_send_only_there(self):
+        steps = Planner(self.function, everything_deployed(self.function), NAMES).plan('deploy')
+        [config] = [step.argv for step in steps
+                    if step.argv[1] == 'put-function-event-invoke-config']
+        self.assertEqual(config[config.index('--qualifier') + 1], 'live')
+        self.assertEqual((config[config.index('--maximum-retry-attempts') + 1],
+                          config[config.index('--maximum-event-age-in-seconds') + 1]), (1, 3600))
+        self.assertEqual(json.loads(config[config.index('--destination-config') + 1]), {
+            'OnFailure': {'Destination': 'arn:aws:sqs:eu-west-1:123456789012:'
+                                         'ResizeImage-dev-failures'}})
+        [send] = [statement for statement in role_policy(self.function, NAMES)['Statement']
+                  if statement['Sid'] == 'KeepFailedEvents']
+        self.assertEqual((send['Action'], send['Resource']), (
+            ['sqs:SendMessage'], ['arn:aws:sqs:eu-west-1:123456789012:ResizeImage-dev-failures']))
+
+    def test_a_function_nothing_invokes_asynchronously_has_none(self):
+        function, directory = function_from('image_list', FUNCTION_NAME='ListImage-dev')
+        self.addCleanup(shutil.rmtree, directory)
+        self.assertFalse(function.invoked_asynchronously)
+        self.assertNotIn('KeepFailedEvents', json.dumps(role_policy(function, NAMES)))
+
+    def test_out_of_range_settings_are_refused(self):
+        with self.assertRaisesRegex(declaration.DeclarationError, 'ASYNC_RETRY_ATTEMPTS.*0 to 2'):
+            function_from('image_resize', ASYNC_RETRY_ATTEMPTS='3')
 
 
 class ReleaseTest(unittest.TestCase):
@@ -471,7 +510,8 @@ class TriggerTest(unittest.TestCase):
 
     def test_a_new_url_gives_its_origin_to_the_bucket_cors(self):
         function = self.gallery()
-        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE,
+                         versions=[1], role={}, log_group={},
                          role_policy=role_policy(function, NAMES),
                          buckets={UPLOADS: Bucket(True, ALL_BLOCKED)})
         steps = Planner(function, state, NAMES).plan('deploy')
@@ -502,7 +542,8 @@ class TriggerTest(unittest.TestCase):
 
     def test_an_http_api_front(self):
         function = self.gallery('http_api')
-        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE,
+                         versions=[1], role={}, log_group={},
                          role_policy=role_policy(function, NAMES),
                          buckets={UPLOADS: Bucket(True, ALL_BLOCKED)})
         steps = Planner(function, state, NAMES).plan('deploy')
@@ -515,8 +556,8 @@ class TriggerTest(unittest.TestCase):
 
     def test_moving_the_gallery_from_its_url_to_an_http_api(self):
         function = self.gallery('http_api')
-        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={},
-                         log_group={'retentionInDays': 30},
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE,
+                         versions=[1], role={}, log_group={'retentionInDays': 30},
                          role_policy=role_policy(function, NAMES),
                          url={'FunctionUrl': 'https://abc.lambda-url.eu-west-1.on.aws/',
                               'AuthType': 'NONE'},
@@ -531,18 +572,23 @@ class TriggerTest(unittest.TestCase):
     def test_a_schedule(self):
         function = self.gallery()
         function.triggers = [{'type': 'schedule', 'expression': 'rate(15 minutes)'}]
-        state = Deployed(configuration=deployed_function(function), aliases=LIVE, versions=[1], role={}, log_group={},
-                         role_policy=role_policy(function, NAMES))
+        state = Deployed(configuration=deployed_function(function), aliases=LIVE,
+                         versions=[1], role={}, log_group={'retentionInDays': 30},
+                         role_policy=role_policy(function, NAMES),
+                         failure_queue_url='http://sqs/ListImage-dev-failures')
         steps = Planner(function, state, NAMES).plan('deploy')
-        self.assertEqual(argvs(steps)[1:], ['events put-rule', 'lambda add-permission',
-                                            'events put-targets'])
-        self.assertIn('rate(15 minutes)', steps[1].argv)
+        self.assertEqual(argvs(steps), ['events put-rule',
+                                        'lambda put-function-event-invoke-config',
+                                        'lambda add-permission', 'events put-targets'])
+        self.assertIn('rate(15 minutes)', steps[0].argv)
         rule = {'ScheduleExpression': 'rate(15 minutes)', 'State': 'ENABLED'}
         grant = steps[2].argv[steps[2].argv.index('--action'):]
         state.rules = {'ListImage-dev-schedule': {'rule': rule, 'targets': [
             {'Id': 'function', 'Arn': NAMES.function_arn('ListImage-dev:live')}]}}
         state.statements = granted('schedule', [grant], function.name)
-        state.log_group = {'retentionInDays': 30}
+        state.invoke_config = {'MaximumRetryAttempts': 2, 'MaximumEventAgeInSeconds': 21600,
+                               'DestinationConfig': {'OnFailure': {
+                                   'Destination': NAMES.queue_arn('ListImage-dev-failures')}}}
         self.assertEqual(Planner(function, state, NAMES).plan('deploy'), [])
 
 
@@ -638,6 +684,22 @@ class AwsTest(unittest.TestCase):
                                                  f'make up'):
             aws.run('lambda', 'create-function', '--function-name', 'f')
         self.assertLess(time.monotonic() - started, 3, 'one short attempt, not retries')
+
+    def test_services_awscli_sends_to_aws_whatever_the_environment_get_the_endpoint(self):
+        class Driver:
+            ran = []
+
+            def main(self, argv):
+                self.ran.append(argv)
+                return 0
+
+        aws = Aws(echo=lambda line: None, endpoint='http://127.0.0.1:4566')
+        aws._driver, aws._checked = Driver(), True
+        aws.run('sqs', 'get-queue-url', '--queue-name', 'q')
+        aws.run('lambda', 'list-functions')
+        self.assertEqual(Driver.ran[0][-4:], ['--endpoint-url', 'http://127.0.0.1:4566',
+                                             '--output', 'json'])
+        self.assertNotIn('--endpoint-url', Driver.ran[1], 'AWS_ENDPOINT_URL applies there')
 
     def test_errors_keep_aws_code(self):
         error = AwsError(['s3api', 'head-bucket'], '404', 'Not Found')
