@@ -54,7 +54,8 @@ DEPLOY = $(TOOLS) -m deploy
 
 .DEFAULT_GOAL := help
 .PHONY: help bootstrap imagemagick curl test test-unit test-integration bench-resize \
-  build size plan create update deploy watch versions rollback promote delete clean infra url \
+  build size plan create update deploy watch versions rollback promote failed redrive delete \
+  clean infra url \
   upload destroy new \
   up down local-env demo bench tune
 
@@ -111,6 +112,9 @@ watch: build ## deploy every function, then build and publish each on every save
 	@$(TOOLS) -m deploy.watch $(FUNCTIONS)
 
 versions rollback promote: ## every function's versions; roll each back (or off its canary); promote each canary
+	@$(DEPLOY) $@ $(FUNCTIONS)
+
+failed redrive: ## every async function's failed events; invoke each again (kept unless it succeeds)
 	@$(DEPLOY) $@ $(FUNCTIONS)
 
 infra: ## create or update what every function declares (roles, log groups, buckets) and wire what exists

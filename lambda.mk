@@ -29,6 +29,10 @@ ALIAS ?= live
 KEEP_VERSIONS ?= 10
 #: make update CANARY=10: the new version gets 10 % of the alias's invocations (make promote, make rollback)
 CANARY ?=
+#: retries of a failed async event (S3, schedule), 0-2; then it goes to the function's failure queue
+ASYNC_RETRY_ATTEMPTS ?= 2
+#: seconds an async event may wait for its attempts, 60-21600
+ASYNC_MAX_EVENT_AGE ?= 21600
 #: make rollback TO=N: the version the alias goes back to (default: the one before)
 TO ?=
 #: folders (or pages) of wheels and sdists pip also looks in, space separated
@@ -99,8 +103,8 @@ newest_layer_version = $(call once,NEWEST_LAYER_VERSION,$(AWS) lambda list-layer
   --query 'LayerVersions[0].LayerVersionArn' --output text | grep -vx None)
 
 .DEFAULT_GOAL := help
-.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra versions rollback promote url \
-  watch invoke \
+.PHONY: help test clean_pyc install_deps build size settings plan create update deploy infra versions rollback promote \
+  failed redrive url watch invoke \
   logs delete clean layer layer-check layer-publish layer-lock tune
 
 help: ## this list
@@ -137,7 +141,8 @@ size: build ## the zip's sizes against Lambda's limits
 # function.json names as ${NAME}.
 DECLARED_NAMES = $(shell grep -o '\$${[A-Za-z_][A-Za-z0-9_]*}' function.json 2>/dev/null | tr -d '$${}' | sort -u)
 SETTING_NAMES = FUNCTION_NAME HANDLER RUNTIME ARCH TIMEOUT MEMORY_SIZE ROLE_NAME ZIPFILE_NAME \
-  LAYERS LOG_RETENTION_DAYS DESCRIPTION ZIP_EXCLUDE ALIAS KEEP_VERSIONS CANARY APP STAGE \
+  LAYERS LOG_RETENTION_DAYS DESCRIPTION ZIP_EXCLUDE ALIAS KEEP_VERSIONS CANARY \
+  ASYNC_RETRY_ATTEMPTS ASYNC_MAX_EVENT_AGE APP STAGE \
   ACCOUNT_ID REGION PARTITION \
   $(DECLARED_NAMES)
 DEPLOY = $(TOOLS) -m deploy
@@ -165,6 +170,12 @@ rollback: ## move the alias back to the version before (TO=N: to version N), or 
 
 promote: ## give a canary (make update CANARY=10) all of the alias's invocations
 	@$(DEPLOY) promote .
+
+failed: ## the async events it failed (kept in its failure queue): when, why, the error
+	@$(DEPLOY) failed .
+
+redrive: ## invoke each failed event again; remove it from the queue only if that succeeded
+	@$(DEPLOY) redrive .
 
 url: ## print the function's URL (function URL or HTTP API), if it has one
 	@$(DEPLOY) url .

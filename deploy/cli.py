@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 
-from deploy import applied, deployed as deployed_state
+from deploy import applied, deployed as deployed_state, failures
 from deploy.aws import Aws, AwsError, Unreachable, shell_line
 from deploy.declaration import Account, DeclarationError, load, read_declaration, read_settings
 from deploy.executor import Executor
@@ -236,6 +236,20 @@ def move_alias(folders, aws, promote=False, to=None, echo=print):
         Executor(aws, echo=echo).run(steps)
 
 
+def failed_events(folders, aws, redrive=False, echo=print):
+    """`make failed` / `make redrive` for every async function among the folders."""
+    status = 0
+    for folder in folders:
+        function, _, _ = function_of(folder, aws)
+        if not function.invoked_asynchronously:
+            continue
+        if redrive:
+            status |= 1 if failures.redrive(aws, function, folder, echo) else 0
+        else:
+            failures.failed(aws, function, echo)
+    return status
+
+
 def urls(folders, aws, echo=print):
     found = False
     for folder in folders:
@@ -289,7 +303,8 @@ def _step(argv, documents, note):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='python -m deploy')
     parser.add_argument('command', choices=MODES + ('delete', 'destroy', 'url', 'env', 'invoke',
-                                                    'versions', 'rollback', 'promote'))
+                                                    'versions', 'rollback', 'promote',
+                                                    'failed', 'redrive'))
     parser.add_argument('folders', nargs='+', help='function folders')
     parser.add_argument('--force', action='store_true', help='destroy without asking')
     parser.add_argument('--event', help='make invoke: the payload file')
@@ -304,6 +319,8 @@ def main(argv=None):
             delete(arguments.folders, aws)
         elif arguments.command == 'url':
             urls(arguments.folders, Aws(echo=lambda line: None))
+        elif arguments.command in ('failed', 'redrive'):
+            return failed_events(arguments.folders, aws, arguments.command == 'redrive')
         elif arguments.command == 'versions':
             versions(arguments.folders, Aws(echo=lambda line: None))
         elif arguments.command in ('rollback', 'promote'):

@@ -25,7 +25,8 @@ TRIGGER_TYPES = ('s3', 'url', 'http_api', 'schedule')
 # Settings every function has (lambda.mk defines them); the JSON's references come on top.
 BASE_SETTINGS = ('FUNCTION_NAME', 'HANDLER', 'RUNTIME', 'ARCH', 'TIMEOUT', 'MEMORY_SIZE',
                  'ROLE_NAME', 'ZIPFILE_NAME', 'LAYERS', 'LOG_RETENTION_DAYS', 'DESCRIPTION',
-                 'ZIP_EXCLUDE', 'ALIAS', 'KEEP_VERSIONS', 'CANARY', 'APP', 'STAGE',
+                 'ZIP_EXCLUDE', 'ALIAS', 'KEEP_VERSIONS', 'CANARY', 'ASYNC_RETRY_ATTEMPTS',
+                 'ASYNC_MAX_EVENT_AGE', 'APP', 'STAGE',
                  'ACCOUNT_ID', 'REGION', 'PARTITION')
 ACCOUNT_SETTINGS = ('ACCOUNT_ID', 'REGION', 'PARTITION')
 
@@ -57,6 +58,18 @@ class Function:
     alias: str = 'live'  # what every trigger invokes; each deploy moves it
     keep_versions: int = 10  # older versions no alias points at are deleted
     canary: int = None  # percent of the alias's invocations the new version gets
+
+    retry_attempts: int = 2  # Lambda's retries of a failed async event, 0-2
+    max_event_age: int = 21600  # seconds an async event may wait, 60-21600
+
+    @property
+    def invoked_asynchronously(self):
+        """S3 and EventBridge invoke asynchronously: such a function keeps what fails."""
+        return bool(self.triggers_of('s3') or self.triggers_of('schedule'))
+
+    @property
+    def failure_queue(self):
+        return f'{self.name}-failures'[:80]
 
     @property
     def qualified(self):
@@ -213,7 +226,9 @@ def load(folder, settings, account):
         zip_exclude=settings.get('ZIP_EXCLUDE', '').split(),
         alias=_alias(settings.get('ALIAS') or 'live'),
         keep_versions=_keep(settings.get('KEEP_VERSIONS', '')),
-        canary=_canary(settings.get('CANARY', '')))
+        canary=_canary(settings.get('CANARY', '')),
+        retry_attempts=_bounded(settings, 'ASYNC_RETRY_ATTEMPTS', 2, 0, 2),
+        max_event_age=_bounded(settings, 'ASYNC_MAX_EVENT_AGE', 21600, 60, 21600))
 
 
 def _alias(name):
@@ -221,6 +236,15 @@ def _alias(name):
         raise DeclarationError(f'ALIAS={name!r}: an alias is 1-128 letters, digits, - and _, '
                                f'not all digits (those are versions)')
     return name
+
+
+def _bounded(settings, name, default, low, high):
+    text = settings.get(name, '')
+    if text == '':
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise DeclarationError(f'{name}={text!r}: Lambda takes {low} to {high}')
+    return int(text)
 
 
 def _keep(text):

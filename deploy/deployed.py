@@ -29,6 +29,8 @@ class Deployed:
     buckets: dict = field(default_factory=dict)
     layer_versions: list = None  # newest first, of the function's own layer
     aliases: dict = field(default_factory=dict)  # name -> get-alias's answer
+    failure_queue_url: str = None
+    invoke_config: dict = None  # the alias's event invoke config
     versions: list = field(default_factory=list)  # published version numbers, ascending
 
 
@@ -60,6 +62,13 @@ def read(aws, function, rule_names=(), layer_query=None, configuration=UNREAD):
         apis = aws.read('apigatewayv2', 'get-apis') or {}
         state.http_api = next((api for api in apis.get('Items', [])
                                if api.get('Name') == function.name), None)
+    if function.invoked_asynchronously:
+        answer = aws.read('sqs', 'get-queue-url', '--queue-name', function.failure_queue)
+        state.failure_queue_url = answer and answer['QueueUrl']
+        if state.configuration and function.alias in state.aliases:
+            state.invoke_config = aws.read('lambda', 'get-function-event-invoke-config',
+                                           '--function-name', function.name,
+                                           '--qualifier', function.alias)
     for name in rule_names:
         rule = aws.read('events', 'describe-rule', '--name', name)
         targets = aws.read('events', 'list-targets-by-rule', '--rule', name) if rule else None

@@ -72,6 +72,9 @@ class Names:
     def bucket_arn(self, bucket):
         return f'arn:{self.partition}:s3:::{bucket}'
 
+    def queue_arn(self, queue):
+        return f'arn:{self.partition}:sqs:{self.region}:{self.account}:{queue}'
+
 
 def trust_policy():
     return {'Version': '2012-10-17', 'Statement': [{
@@ -86,6 +89,10 @@ def role_policy(function, names):
         statement = {'Sid': permission.get('sid', f'Declared{number}'), 'Effect': 'Allow',
                      'Action': permission['actions'], 'Resource': permission['resources']}
         statements.append(statement)
+    if function.invoked_asynchronously:
+        statements.append({'Sid': 'KeepFailedEvents', 'Effect': 'Allow',
+                           'Action': ['sqs:SendMessage'],
+                           'Resource': [names.queue_arn(function.failure_queue)]})
     group = (f'arn:{names.partition}:logs:{names.region}:{names.account}:'
              f'log-group:{function.log_group}')
     statements.append({'Sid': 'OwnLogGroup', 'Effect': 'Allow',
@@ -190,6 +197,7 @@ class Planner:
         self.plan_buckets()
         role_created = self.plan_role()
         self.plan_log_group()
+        self.plan_failure_queue()
         if mode != 'infra':
             if exists:
                 self.plan_update()
@@ -254,6 +262,39 @@ class Planner:
         if days and (group or {}).get('retentionInDays') != days:
             self.add('logs', 'put-retention-policy', '--log-group-name', function.log_group,
                      '--retention-in-days', days)
+
+    def plan_failure_queue(self):
+        """Where an async event that failed its attempts is kept (S3 and EventBridge drop it
+        otherwise): a queue of the function's own, for make failed and make redrive."""
+        function = self.function
+        if not function.invoked_asynchronously:
+            return
+        if self.deployed.failure_queue_url is None:
+            self.add('sqs', 'create-queue', '--queue-name', function.failure_queue,
+                     '--attributes', 'MessageRetentionPeriod=1209600',
+                     note=f'queue {function.failure_queue}: failed events, kept 14 days')
+        else:
+            self.up_to_date(f'{function.failure_queue} exists')
+
+    def plan_invoke_config(self):
+        """The alias's retries, event age and on-failure destination (its own queue)."""
+        function = self.function
+        destination = self.names.queue_arn(function.failure_queue)
+        current = self.deployed.invoke_config or {}
+        if (current.get('MaximumRetryAttempts') == function.retry_attempts
+                and current.get('MaximumEventAgeInSeconds') == function.max_event_age
+                and ((current.get('DestinationConfig') or {}).get('OnFailure') or {})
+                .get('Destination') == destination):
+            self.up_to_date(f'{function.qualified}: {function.retry_attempts} retries, then '
+                            f'{function.failure_queue}')
+            return
+        self.add('lambda', 'put-function-event-invoke-config', '--function-name', function.name,
+                 '--qualifier', function.alias, '--maximum-retry-attempts',
+                 function.retry_attempts, '--maximum-event-age-in-seconds',
+                 function.max_event_age, '--destination-config',
+                 json.dumps({'OnFailure': {'Destination': destination}}),
+                 note=f'{function.qualified}: {function.retry_attempts} retries, then '
+                      f'{function.failure_queue}', phase=GRANT)
 
     def configuration_argv(self, layers, environment):
         function = self.function
@@ -382,6 +423,8 @@ class Planner:
     def plan_triggers(self):
         start = len(self.steps)
         self.plan_undeclared_fronts()
+        if self.function.invoked_asynchronously:
+            self.plan_invoke_config()
         wanted = {}
         for trigger in self.function.triggers:
             kind = trigger['type']
