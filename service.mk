@@ -1,4 +1,4 @@
-# The image service's settings, shared by its two functions (image_resize, image_list) and the
+# The image service's settings, shared by its functions (image_resize, image_list, image_sweeper) and the
 # top-level targets that drive the service (upload, local-env). A function of your own does not
 # include this file. Values may name ${ACCOUNT_ID} and ${REGION}: the deploy fills them in.
 
@@ -14,3 +14,5 @@ REJECTED_DAYS ?= 30
 GALLERY_FRONT ?= url
 #: origin allowed to POST uploads (CORS); by default the gallery's own
 GALLERY_ORIGIN ?=
+#: the resize function the sweeper re-drives (its alias)
+RESIZE_FUNCTION ?= ResizeImage-$(STAGE):live

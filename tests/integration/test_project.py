@@ -20,7 +20,8 @@ class ProjectTest(ProjectCopyTestCase):
         return loop.split(' in ', 1)[1].split(';', 1)[0].split()
 
     def test_every_function_folder_is_found_and_the_list_can_be_set(self):
-        self.assertEqual(sorted(self.functions()), ['image_list', 'image_resize', 'thumbnails'])
+        self.assertEqual(sorted(self.functions()), ['image_list', 'image_resize', 'image_sweeper',
+                                                  'thumbnails'])
         self.assertEqual(self.functions('FUNCTIONS=thumbnails'), ['thumbnails'])
         environment = dict(os.environ, FUNCTIONS='image_list')
         self.assertEqual(self.functions(env=environment), ['image_list'])
