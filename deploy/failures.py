@@ -53,15 +53,23 @@ def describe(record):
 
 
 def failed(aws, function, echo=print):
+    """List without consuming: messages are received (hidden meanwhile, so the next receive
+    pages on), then made visible again at once, ready for make redrive."""
     url = queue_url(aws, function)
-    seen = {}
+    seen, handles = {}, []
     while len(seen) < LISTED:
-        messages = [message for message in receive(aws, url, 5)
+        messages = [message for message in receive(aws, url, 30)
                     if message['MessageId'] not in seen]
         if not messages:
             break
         for message in messages:
             seen[message['MessageId']] = json.loads(message['Body'])
+            handles.append(message['ReceiptHandle'])
+    for start in range(0, len(handles), BATCH):
+        entries = [{'Id': str(number), 'ReceiptHandle': handle, 'VisibilityTimeout': 0}
+                   for number, handle in enumerate(handles[start:start + BATCH])]
+        aws.run('sqs', 'change-message-visibility-batch', '--queue-url', url, '--entries',
+                json.dumps(entries), read=True)
     echo(f'{function.failure_queue}: {len(seen)} failed event{"s" * (len(seen) != 1)}'
          + (' (the first 100)' if len(seen) >= LISTED else ''))
     for record in seen.values():

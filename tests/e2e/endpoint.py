@@ -115,8 +115,9 @@ class EndpointTestCase(ProjectCopyTestCase):
         super().tearDownClass()
 
     @classmethod
-    def run_make(cls, *arguments, check=True):
-        return make(cls.root, *arguments, *cls.settings, env=cls.environment, check=check)
+    def run_make(cls, *arguments, check=True, directory=''):
+        return make(os.path.join(cls.root, directory), *arguments, *cls.settings,
+                    env=cls.environment, check=check)
 
     @classmethod
     def client(cls, service):
