@@ -66,9 +66,11 @@ class Settings:
             resized_bucket=environ['RESIZED_BUCKET'].strip(),
             resize_function=environ['RESIZE_FUNCTION'].strip(),
             upload_prefix=environ.get('UPLOAD_PREFIX', cls.upload_prefix),
-            # Below a minute a sweep would race S3's own, usually prompt, delivery.
+            # Below a minute a sweep may race S3's own, usually prompt, delivery: the resize
+            # then runs twice, which it takes (a redelivery finds its work done). 0 sweeps
+            # every pending upload at once (tests, or a bucket whose trigger was off).
             sweep_after_seconds=_integer(environ, 'SWEEP_AFTER_SECONDS',
-                                         cls.sweep_after_seconds, 60, 30 * 86400),
+                                         cls.sweep_after_seconds, 0, 30 * 86400),
             sweep_limit=_integer(environ, 'SWEEP_LIMIT', cls.sweep_limit, 1, 1000),
         )
 

@@ -7,7 +7,7 @@ import os
 import urllib.parse
 
 from tests import images
-from tests.e2e.endpoint import RESIZED_BUCKET, EndpointTestCase, post_form
+from tests.e2e.endpoint import RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, post_form
 
 BROKEN = '\n\ndef handle_resize(event, context):\n    raise RuntimeError("a broken release")\n'
 
@@ -64,6 +64,24 @@ class ReleaseTest(EndpointTestCase):
         self.assertIn('1 redriven, 0 failed again', redriven.stdout)
         self.assertTrue(self.exists(RESIZED_BUCKET, failed_key), 'the failed upload resized')
         self.assertEqual(self.failure_records(), [], 'removed once it succeeded')
+
+    def test_an_upload_whose_notification_was_dropped_is_resized_by_a_sweep(self):
+        self.run_make('update', 'SWEEP_AFTER_SECONDS=0', directory='image_sweeper')
+        s3 = self.client('s3')
+        wiring = s3.get_bucket_notification_configuration(Bucket=UPLOAD_BUCKET)
+        wiring.pop('ResponseMetadata', None)
+        s3.put_bucket_notification_configuration(Bucket=UPLOAD_BUCKET,
+                                                 NotificationConfiguration={})
+        try:
+            key = self.upload()  # S3 never tells the resize function
+        finally:
+            s3.put_bucket_notification_configuration(Bucket=UPLOAD_BUCKET,
+                                                     NotificationConfiguration=wiring)
+        self.assertIsNone(self.exists(RESIZED_BUCKET, key))
+        swept = self.run_make('invoke', directory='image_sweeper')
+        self.assertIn('"redriven"', swept.stdout)
+        self.wait_for(lambda: self.exists(RESIZED_BUCKET, key), seconds=60,
+                      what='the swept upload resized')
 
     def test_a_canary_splits_invocations_and_the_url_stays(self):
         url = self.gallery

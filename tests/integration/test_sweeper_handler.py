@@ -202,7 +202,7 @@ class SweeperTest(MotoTestCase):
 
     def test_settings_are_checked(self):
         for name, value in (('SWEEP_LIMIT', '0'), ('SWEEP_LIMIT', 'many'),
-                            ('SWEEP_AFTER_SECONDS', '5'), ('RESIZE_FUNCTION', ' ')):
+                            ('SWEEP_AFTER_SECONDS', '-5'), ('RESIZE_FUNCTION', ' ')):
             with self.subTest(name=name, value=value):
                 self.set_env(**{name: value})
                 with self.assertRaises(sweeper.ConfigurationError):
