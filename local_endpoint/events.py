@@ -299,12 +299,12 @@ def recorded_payload(payload):
 def s3_event(event_body, bucket_name, owner):
     """Complete moto's S3 event with the fields S3 sends and moto leaves out."""
     now = datetime.now(timezone.utc)
-    for record in event_body['Records']:
-        record['eventTime'] = now.strftime('%Y-%m-%dT%H:%M:%S.') + f'{now.microsecond // 1000:03d}Z'
-        record['userIdentity'] = {'principalId': owner}
-        record['requestParameters'] = {'sourceIPAddress': '127.0.0.1'}
-        record['responseElements'] = {'x-amz-request-id': uuid.uuid4().hex[:16].upper(),
+    for entry in event_body['Records']:
+        entry['eventTime'] = now.strftime('%Y-%m-%dT%H:%M:%S.') + f'{now.microsecond // 1000:03d}Z'
+        entry['userIdentity'] = {'principalId': owner}
+        entry['requestParameters'] = {'sourceIPAddress': '127.0.0.1'}
+        entry['responseElements'] = {'x-amz-request-id': uuid.uuid4().hex[:16].upper(),
                                       'x-amz-id-2': uuid.uuid4().hex}
-        record['s3']['bucket']['ownerIdentity'] = {'principalId': owner}
-        record['s3']['object']['sequencer'] = f'{time.time_ns():X}'[:18]
+        entry['s3']['bucket']['ownerIdentity'] = {'principalId': owner}
+        entry['s3']['object']['sequencer'] = f'{time.time_ns():X}'[:18]
     return event_body
