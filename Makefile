@@ -142,7 +142,7 @@ upload: ## upload FILE=photo.jpg with curl through the gallery's presigned POST,
 	@settings="$$($(DEPLOY) env image_list)" && eval "$$settings" && \
 	  $(TOOLS) -m deploy.upload "$(FILE)" --wait $(UPLOAD_WAIT)
 
-destroy: ## delete every function, its role and logs, and the buckets with everything in them
+destroy: ## delete every function, its role, logs, failure queue and schedule, and the buckets with everything in them
 	@$(DEPLOY) destroy $(if $(filter 1,$(FORCE)),--force) $(FUNCTIONS)
 
 up: bootstrap ## start the local AWS endpoint in the background and wait until it answers

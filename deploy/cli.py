@@ -144,6 +144,11 @@ def delete(folders, aws, echo=print, with_infra=False):
         elif not with_infra:
             raise PlanError(f'function {function.name} does not exist in {names.region}: '
                             f'nothing to delete.')
+        if with_infra and function.invoked_asynchronously:
+            queue = aws.read('sqs', 'get-queue-url', '--queue-name', function.failure_queue)
+            if queue:
+                aws.run('sqs', 'delete-queue', '--queue-url', queue['QueueUrl'])
+                echo(f'  deleted the queue {function.failure_queue}, with what it kept')
         if with_infra:
             if aws.read('logs', 'describe-log-groups', '--log-group-name-prefix',
                         function.log_group):
@@ -170,7 +175,7 @@ def destroy(folders, aws, force, echo=print, answer=input):
                 buckets.append(bucket)
     if not force:
         echo('This deletes the functions ' + ', '.join(f.name for f in functions)
-             + ', their roles and log groups, and the buckets '
+             + ', their roles, log groups, failure queues and schedules, and the buckets '
              + ', '.join(f's3://{bucket}' for bucket in buckets) + ' with every object in them.')
         try:
             reply = answer('Type yes to go on: ')

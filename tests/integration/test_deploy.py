@@ -326,13 +326,16 @@ class DestroyTest(AgainstMotoServer):
     def test_destroy_leaves_nothing_behind(self):
         self.make('infra', 'create')
         self.client('s3').put_object(Bucket=RESIZED_BUCKET, Key='uploads/x', Body=b'x')
-        self.assertEqual(len(self.client('logs').describe_log_groups()['logGroups']), 2,
+        functions = len([name for name in os.listdir(self.root)
+                         if os.path.isfile(self.path(name, 'function.json'))])
+        self.assertEqual(len(self.client('logs').describe_log_groups()['logGroups']), functions,
                          'make infra made each function its log group')
+        self.assertTrue(self.client('sqs').list_queues().get('QueueUrls'), 'failure queues')
 
         refused = self.make('destroy', check=False)  # no answer on stdin: nothing deleted
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn('nothing deleted', refused.stdout)
-        self.assertEqual(len(self.client('lambda').list_functions()['Functions']), 2)
+        self.assertEqual(len(self.client('lambda').list_functions()['Functions']), functions)
 
         self.make('destroy', 'FORCE=1')
         self.assertEqual(self.client('lambda').list_functions()['Functions'], [])
@@ -340,6 +343,8 @@ class DestroyTest(AgainstMotoServer):
         self.assertEqual([role['RoleName'] for role in self.client('iam').list_roles()['Roles']
                           if role['RoleName'].startswith(APP)], [])
         self.assertEqual(self.client('logs').describe_log_groups()['logGroups'], [])
+        self.assertFalse(self.client('sqs').list_queues().get('QueueUrls'))
+        self.assertEqual(self.client('events').list_rules()['Rules'], [])
 
 
 class StageTest(AgainstMotoServer):
