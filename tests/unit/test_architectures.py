@@ -18,23 +18,17 @@ import zipfile
 from types import SimpleNamespace
 from unittest import mock
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from moto.awslambda.models import lambda_backends
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
-from werkzeug.test import Client, EnvironBuilder
 
 from local_endpoint import architectures
 from local_endpoint.architectures import MACHINE, ArchitectureMismatch
 from local_endpoint.environment import FunctionSpec
 from local_endpoint.lambda_service import REFUSALS_STREAM, LambdaService
-from local_endpoint.server import Endpoint
+from tests import lambda_api
+from tests.lambda_api import BASE_URL, REGION
 
-REGION = 'us-east-1'
-BASE_URL = 'http://127.0.0.1:4566'
 ROLE = f'arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/architectures-test'
 FOREIGN = 'x86_64' if MACHINE == 'arm64' else 'arm64'  # what this machine cannot run
 ENUM = ('Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64], '
@@ -50,28 +44,15 @@ def echo_zip():
 
 def setUpModule():
     global endpoint, client
-    endpoint = Endpoint('127.0.0.1', 4566, tempfile.mkdtemp(), retry_delays=(0.05, 0.05))
-    client = Client(endpoint)
-    iam = iam_backends[DEFAULT_ACCOUNT_ID]['aws']
-    if not any(role.name == 'architectures-test' for role in iam.roles.values()):
-        iam.create_role('architectures-test', '{}', '/', None, '', [], None)
+    endpoint, client = lambda_api.start('architectures-test')
 
 
 def tearDownModule():
     endpoint.close()
 
 
-def call(method, path, body=None, headers=None, query=''):
-    """One Lambda API call as botocore sends it: JSON, signed with the local key."""
-    data = b'' if body is None else json.dumps(body).encode()
-    headers = dict(headers or {})
-    if body is not None:
-        headers['Content-Type'] = 'application/json'
-    request = AWSRequest(method=method, url=BASE_URL + path + query, data=data, headers=headers)
-    SigV4Auth(Credentials('test', 'test'), 'lambda', REGION).add_auth(request)
-    return client.open(EnvironBuilder(path=path, base_url=BASE_URL, method=method, data=data,
-                                      query_string=query.lstrip('?'),
-                                      headers=dict(request.headers.items())))
+def call(*arguments, **keywords):
+    return lambda_api.call(client, *arguments, **keywords)
 
 
 def document(response):
