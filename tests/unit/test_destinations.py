@@ -6,7 +6,6 @@ import io
 import json
 import os
 import tempfile
-import time
 import unittest
 import zipfile
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ from moto import mock_aws
 from local_endpoint import invoke_config
 from local_endpoint.environment import Outcome
 from local_endpoint.events import AsyncInvoker
+from tests.unit.test_events import wait_for
 
 ACCOUNT, REGION = '123456789012', 'us-east-1'
 TRUST = json.dumps({'Version': '2012-10-17', 'Statement': [{
@@ -32,15 +32,6 @@ def handler_zip():
     with zipfile.ZipFile(buffer, 'w') as archive:
         archive.writestr('handler.py', 'def handler(event, context):\n    return event\n')
     return buffer.getvalue()
-
-
-def wait_for(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class InMoto(unittest.TestCase):
