@@ -111,8 +111,11 @@ plan create update deploy: build ## plan (print only), create, update or deploy 
 watch: build ## deploy every function, then build and publish each on every save (Ctrl-C stops)
 	@$(TOOLS) -m deploy.watch $(FUNCTIONS)
 
-versions rollback promote: ## every function's versions; roll each back (or off its canary); promote each canary
+versions promote: ## every function's versions and aliases; promote every canary in progress
 	@$(DEPLOY) $@ $(FUNCTIONS)
+
+rollback: ## a rollback is per function: make -C FOLDER rollback [TO=N] (this says so)
+	@$(DEPLOY) rollback $(FUNCTIONS)
 
 failed redrive: ## every async function's failed events; invoke each again (kept unless it succeeds)
 	@$(DEPLOY) $@ $(FUNCTIONS)

@@ -231,14 +231,27 @@ def versions(folders, aws, echo=print):
 
 
 def move_alias(folders, aws, promote=False, to=None, echo=print):
-    """`make rollback [TO=N]` and `make promote`: one update-alias each, no rebuild."""
-    if to is not None and len(folders) > 1:
-        raise PlanError('TO=N names one function\'s version: make -C FOLDER rollback TO=N')
+    """`make rollback [TO=N]` (one function: each has its own versions, and a function the
+    last deploy did not change must not go back) and `make promote` (every function with a
+    canary in progress): one update-alias each, no rebuild."""
+    if not promote and len(folders) > 1:
+        raise PlanError('a rollback is per function: make -C FOLDER rollback [TO=N] '
+                        '(make versions shows where each alias points)')
+    promoted = 0
     for folder in folders:
         function, state = releases_of(folder, aws)
-        steps = (promote_steps(function, state) if promote
-                 else rollback_steps(function, state, to))
+        try:
+            steps = (promote_steps(function, state) if promote
+                     else rollback_steps(function, state, to))
+        except PlanError:
+            if not promote or len(folders) == 1:
+                raise
+            echo(f'{function.qualified}: no canary in progress, left as it is')
+            continue
         Executor(aws, echo=echo).run(steps)
+        promoted += 1
+    if promote and not promoted and len(folders) > 1:
+        raise PlanError('no function has a canary to promote (make update CANARY=10 starts one)')
 
 
 def failed_events(folders, aws, redrive=False, echo=print):

@@ -260,6 +260,9 @@ class ReleaseTest(AgainstMotoServer):
         self.assertEqual(self.alias()['FunctionVersion'], '3')
         self.make('rollback', 'TO=1', directory='image_list')
         self.assertEqual(self.alias()['FunctionVersion'], '1')
+        everything = self.make('rollback', check=False)
+        self.assertNotEqual(everything.returncode, 0)
+        self.assertIn('a rollback is per function: make -C FOLDER rollback', everything.stderr)
 
     def test_a_canary_is_promoted_and_old_versions_pruned(self):
         self.make('deploy', 'FUNCTIONS=image_list')
