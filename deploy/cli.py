@@ -210,8 +210,6 @@ def versions(folders, aws, echo=print):
         function, state = releases_of(folder, aws)
         if state.configuration is None:
             raise PlanError(f'function {function.name} does not exist: run make deploy')
-        listed = aws.read('lambda', 'list-versions-by-function', '--function-name',
-                          function.name) or {}
         on = {}
         for alias in state.aliases.values():
             weights = (alias.get('RoutingConfig') or {}).get('AdditionalVersionWeights') or {}
@@ -222,10 +220,8 @@ def versions(folders, aws, echo=print):
                 on.setdefault(version, []).append(f'{alias["Name"]} ({weight:.0%})')
         echo(f'{function.name}:')
         echo(f'  {"version":>7}  {"published":<29}  {"CodeSha256":<44}  aliases')
-        for version in listed.get('Versions', []):
+        for version in state.version_records:
             number = version['Version']
-            if number == '$LATEST':
-                continue
             echo(f'  {number:>7}  {version.get("LastModified", ""):<29}  '
                  f'{version.get("CodeSha256", ""):<44}  {", ".join(on.get(number, []))}')
 

@@ -32,6 +32,7 @@ class Deployed:
     failure_queue_url: str = None
     invoke_config: dict = None  # the alias's event invoke config
     versions: list = field(default_factory=list)  # published version numbers, ascending
+    version_records: list = field(default_factory=list)  # list-versions-by-function's, $LATEST out
 
 
 UNREAD = object()  # a configuration not read yet (None: read, and not deployed)
@@ -93,8 +94,9 @@ def read_releases(aws, function, state):
     """Its published versions and aliases: what a deploy moves and what it may delete."""
     versions = aws.read('lambda', 'list-versions-by-function', '--function-name',
                         function.name) or {}
-    state.versions = sorted(int(version['Version']) for version in versions.get('Versions', [])
-                            if version['Version'].isdigit())
+    state.version_records = [version for version in versions.get('Versions', [])
+                             if version['Version'].isdigit()]
+    state.versions = sorted(int(version['Version']) for version in state.version_records)
     aliases = aws.read('lambda', 'list-aliases', '--function-name', function.name) or {}
     state.aliases = {alias['Name']: alias for alias in aliases.get('Aliases', [])}
 
