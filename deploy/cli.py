@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 
-from deploy import applied, deployed as deployed_state, failures
+from deploy import applied, deployed as deployed_state, failures, local_runtimes
 from deploy.aws import Aws, AwsError, Unreachable, shell_line
 from deploy.declaration import Account, DeclarationError, load, read_declaration, read_settings
 from deploy.executor import Executor
@@ -63,10 +63,12 @@ def layer_query(function):
 def converge(folders, mode, aws, echo=print):
     dry_run = mode == 'plan'
     planned_buckets = set()
+    runtimes = set()
     for folder in folders:
         echo(f'{folder_name(folder)}: reading what is deployed')
         read = []
         function, names, settings = function_of(folder, aws, configuration=read)
+        runtimes.add(function.runtime)
         configuration = read[0] if read else deployed_state.UNREAD
         key = applied.fingerprint(function, names, aws.endpoint)
         only_function = mode == 'update' and applied.matches(function, key)
@@ -102,6 +104,10 @@ def converge(folders, mode, aws, echo=print):
         Executor(aws, echo=echo).run(steps)
         if mode != 'infra' or state.configuration is not None:
             applied.record(function, key)
+    if mode in ('create', 'update', 'deploy'):  # once per command, for all its functions
+        runtime_note = local_runtimes.note(runtimes, local_runtimes.python_versions(aws.endpoint))
+        if runtime_note:
+            echo(runtime_note)
 
 
 def delete(folders, aws, echo=print, with_infra=False):

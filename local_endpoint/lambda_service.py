@@ -18,7 +18,7 @@ import uuid
 from moto.awslambda.models import lambda_backends
 from moto.logs.models import logs_backends
 
-from local_endpoint import architectures, iam, versions
+from local_endpoint import architectures, iam, python_abi, versions
 from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
 from local_endpoint.runtime_api import RESPONSE_TOO_LARGE
 
@@ -250,6 +250,12 @@ class LambdaService:
             # invocation needs a fresh environment, as it gets one on AWS.
             pool.release(environment, outcome is not None and outcome.environment_usable
                          and outcome.error_type != RESPONSE_TOO_LARGE)
+        if not outcome.ok:  # an import that failed because the code is for another Python
+            refusal = python_abi.refusal(spec, self.runtimes.python_version(spec.runtime),
+                                         outcome.payload.decode(errors='replace'))
+            if refusal is not None:
+                self._put_log_lines(spec, REFUSALS_STREAM, [f'[local endpoint] {refusal}'])
+                raise python_abi.PythonMismatch(refusal)
         return request_id, outcome
 
     def _write_logs(self, spec, environment, request_id, outcome):

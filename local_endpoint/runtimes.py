@@ -2,8 +2,12 @@
 
 Lambda's python3.12 runtime runs Python 3.12 and provides boto3 and its runtime client. Here a
 function runs on the matching interpreter when one is installed (on PATH, or under pyenv),
-and otherwise on the endpoint's own Python, with a warning in the function's log: compiled
-wheels built for the runtime's version then fall back or fail as they would on a mismatch.
+and otherwise on the endpoint's own Python. The endpoint looks for each of Lambda's Python
+runtimes once, when it starts, and says in one line (`make up` shows it) which Python runs
+each; /_local/health answers the same, so a deploy to the endpoint can say it too, and each
+cold start on the wrong Python says it in the function's log. Compiled modules built for the
+runtime's version then fall back to their pure-Python twins, or fail to import, and that
+invocation is refused with why (local_endpoint.python_abi).
 The runtime folder is pip-installed once per Python version, with the versions pinned in
 requirements.txt and the runtime client's compiled wheel for that version, then byte-compiled
 by that Python, as Lambda's own runtime ships it. Environments see the folder read-only, so
@@ -18,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from deploy import bytecode
 from deploy.functions import ROOT
@@ -28,6 +33,11 @@ PROVIDED = ('boto3', 'botocore', 's3transfer', 'jmespath', 'python-dateutil', 's
 
 
 COMPILED = '.compiled'  # written once the folder is byte-compiled
+# Lambda's Python runtimes that functions can still be created or updated with.
+PYTHON_RUNTIMES = ('python3.9', 'python3.10', 'python3.11', 'python3.12', 'python3.13',
+                   'python3.14')
+NOTE_PREFIX = 'python runtimes: '
+OWN_VERSION = f'{sys.version_info.major}.{sys.version_info.minor}'
 MACHINE = 'aarch64' if platform.machine() in ('aarch64', 'arm64') else 'x86_64'
 
 
@@ -50,25 +60,67 @@ class Runtimes:
         self.lock = threading.Lock()
         self.interpreters = {}
         self.folders = {}  # runtime -> its folder
-        self.warnings = {}
+        self.warnings = {}  # runtime -> what its function's log says on a cold start
+        self.versions = {}  # runtime -> the X.Y of the Python that runs it
 
     def interpreter(self, runtime):
-        """The Python for a runtime such as python3.12, found once."""
+        """The Python for a runtime such as python3.12, found once (two callers at once may
+        both look: they find the same)."""
+        with self.lock:
+            if runtime in self.interpreters:
+                return self.interpreters[runtime]
+        interpreter, version, warning = self._find(runtime)
         with self.lock:
             if runtime not in self.interpreters:
-                self.interpreters[runtime] = self._find(runtime)
+                self.versions[runtime] = version
+                if warning:
+                    self.warnings[runtime] = warning
+                self.interpreters[runtime] = interpreter
             return self.interpreters[runtime]
 
-    def _find(self, runtime):
+    def python_version(self, runtime):
+        """'3.12' when python3.12 runs on Python 3.12, the endpoint's own X.Y when it has none."""
+        self.interpreter(runtime)
+        return self.versions[runtime]
+
+    @staticmethod
+    def _find(runtime):
+        """(interpreter, its X.Y, the warning when it is not the runtime's)."""
         interpreter = bytecode.interpreter_for(runtime)
-        if interpreter:
-            return interpreter
         version = runtime.replace('python', '')
-        self.warnings[runtime] = (
-            f'No Python {version} found for {runtime}: running on Python '
-            f'{sys.version_info.major}.{sys.version_info.minor} instead.')
+        if interpreter:
+            return interpreter, version, None
         # By its real path: a virtualenv's link may be under /tmp, hidden in the environment.
-        return os.path.realpath(sys.executable)
+        return os.path.realpath(sys.executable), OWN_VERSION, (
+            f'No Python {version} found for {runtime}: running on Python {OWN_VERSION} '
+            f'instead; modules compiled for {version} do not load there (install it: pyenv '
+            f'install {version}, then make down up).')
+
+    def note(self, runtimes=PYTHON_RUNTIMES):
+        """One line saying which Python runs each runtime, and which the machine lacks;
+        each is looked for at once (a lookup starts a Python), so this takes one lookup's
+        time, not six."""
+        with ThreadPoolExecutor(len(runtimes)) as pool:
+            interpreters = dict(zip(runtimes, pool.map(self.interpreter, runtimes)))
+        found = [f'{runtime} on {interpreters[runtime]}' for runtime in runtimes
+                 if runtime not in self.warnings]
+        lacking = [runtime for runtime in runtimes if runtime in self.warnings]
+        note = NOTE_PREFIX + (', '.join(found) or 'none has its own Python here')
+        if lacking:
+            versions = ', '.join(runtime.replace('python', '') for runtime in lacking)
+            note += (f'; no Python {versions} on this machine (on PATH or under pyenv): '
+                     f'{", ".join(lacking)} functions run on the endpoint\'s Python '
+                     f'{OWN_VERSION}, and one that fails to import a module compiled for its '
+                     f'own version is refused (install the ones you use, e.g. pyenv install '
+                     f'3.12 for python3.12, then make down up)')
+        return note
+
+    def summary(self):
+        """Each runtime looked for so far, with the X.Y of the Python that runs it (what a
+        deploy to this endpoint asks /_local/health)."""
+        with self.lock:
+            return dict(sorted(self.versions.items(), key=lambda item: tuple(
+                int(part) for part in re.findall(r'\d+', item[0]))))
 
     def runtime_dir(self, runtime):
         """The runtime folder, installed once; found once per runtime, as each cold start asks."""

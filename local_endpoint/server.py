@@ -65,6 +65,7 @@ class Endpoint:
         schedules.install()
         self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
+        print(self.runtimes.note(), flush=True)  # make up shows it
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
         self.events = AsyncInvoker(self.lambdas, self.state_dir,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
@@ -201,11 +202,13 @@ class Endpoint:
 
     def health(self):
         """/_local/health answers 200 while the endpoint serves (make up waits for that);
-        "status" says whether it also delivers async events."""
+        "status" says whether it also delivers async events; "runtimes" the Python X.Y that
+        runs each python3.x runtime (a deploy says which the machine lacks)."""
         delivery = self.events.health()
         return {'status': 'degraded' if delivery['problems'] else 'ok',
                 'environments': self.lambdas.environments(),
-                'iam': 'enforced' if iam.enforcing() else 'off', 'delivery': delivery}
+                'iam': 'enforced' if iam.enforcing() else 'off', 'delivery': delivery,
+                'runtimes': self.runtimes.summary()}
 
     def invoke(self, request, name):
         region = region_of(request)
