@@ -29,7 +29,8 @@ NAME_TAG = re.compile(r'\.cpython-(?P<major>\d)(?P<minor>\d+)(?P<threading>t?)-[
 STABLE_ABI_NAME = re.compile(r'\.abi3\.so$')
 # A wheel's tag: interpreter, ABI, platform (cp312-cp312-manylinux..., cp38-abi3-...).
 WHEEL_TAG = re.compile(r'^cp(?P<major>\d)(?P<minor>\d+)-(?P<abi>cp\d+t?|abi3)-', re.ASCII)
-INIT_FAILURE = 'Runtime.ImportModuleError'
+# What Python's failed imports say: a module not there, a name not there, a library refused.
+IMPORT_FAILURES = ('No module named', 'cannot import name', '.so')
 
 
 class PythonMismatch(ArchitectureMismatch):
@@ -167,8 +168,8 @@ def refusal(spec, running, error_text):
     """Why an invocation that failed with `error_text` is answered with a refusal, or None
     when its failure is not an import of a module built for another Python than `running`
     ('3.11'), the Python its runtime runs on here."""
-    if 'import' not in error_text and 'module' not in error_text:
-        return None
+    if not any(marker in error_text for marker in IMPORT_FAILURES):
+        return None  # most failures: the zips are not read
     version = parse_version(running)
     failed = [extension for extension in foreign(spec.code, spec.layers, spec.runtime, version)
               if named_in(extension, error_text)]

@@ -6,9 +6,10 @@ import json
 import os
 import sys
 import tempfile
+import unittest
 import zipfile
 
-from deploy import local_runtimes
+from deploy import bytecode, local_runtimes
 from deploy.functions import ROOT
 from tests.e2e.endpoint import free_port
 from tests.e2e.fidelity import ROLE, TRUST, FidelityTestCase
@@ -105,3 +106,19 @@ class WithoutPython312Test(FidelityTestCase):
         answer = lambdas.invoke(FunctionName='falls-back')
         self.assertEqual((answer.get('FunctionError'), json.load(answer['Payload'])),
                          (None, {'native': False}))
+
+
+@unittest.skipIf(bytecode.interpreter_for('python3.12') is None,
+                 'no Python 3.12 on this machine (on PATH or under pyenv)')
+class WithPython312Test(FidelityTestCase):
+    """Where the machine has Python 3.12 (here under pyenv, as 3.12.1), python3.12 runs on it."""
+
+    def test_a_python312_function_runs_on_python312_and_the_endpoint_says_so(self):
+        self.create_function('on-312', 'import sys\n\n\ndef handler(event, context):\n'
+                                       '    return "%d.%d" % sys.version_info[:2]\n')
+        answer = self.client('lambda').invoke(FunctionName='on-312')
+        self.assertEqual(json.load(answer['Payload']), '3.12')
+        self.assertEqual(local_runtimes.python_versions(self.url)['python3.12'], '3.12')
+        with open(os.path.join(self.state, 'endpoint.log')) as log:
+            note = next(line for line in log if line.startswith('python runtimes: '))
+        self.assertIn(f'python3.12 on {bytecode.interpreter_for("python3.12")}', note)
