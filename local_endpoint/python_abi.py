@@ -20,17 +20,21 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from local_endpoint.architectures import ArchitectureMismatch
+from local_endpoint.unpack import UnpackError, open_zip
 
 # PEP 3149's tag in an extension module's name: cpython-312 (free-threaded: cpython-313t).
 NAME_TAG = re.compile(r'\.cpython-(?P<major>\d)(?P<minor>\d+)(?P<threading>t?)-[^/.]*\.so$')
-STABLE_ABI_NAME = re.compile(r'\.abi3\.so$')
 # A wheel's tag: interpreter, ABI, platform (cp312-cp312-manylinux..., cp38-abi3-...).
 WHEEL_TAG = re.compile(r'^cp(?P<major>\d)(?P<minor>\d+)-(?P<abi>cp\d+t?|abi3)-', re.ASCII)
 # What Python's failed imports say: a module not there, a name not there, a library refused.
 IMPORT_FAILURES = ('No module named', 'cannot import name', '.so')
+# A WHEEL is a few lines, a RECORD a line per file (botocore's: 400 KB): a larger one is not
+# read, as a zip is untrusted input.
+METADATA_MAX_BYTES = 4 << 20
 
 
 class PythonMismatch(ArchitectureMismatch):
@@ -98,6 +102,8 @@ def extensions(archive, roots=('',)):
 
 
 def _build_of(name):
+    """The build a module's name says; a stable-ABI name (.abi3.so) does not say its minimum:
+    its wheel's tag does."""
     tagged = NAME_TAG.search(name)
     if tagged:
         return Build((int(tagged['major']), int(tagged['minor'])), bool(tagged['threading']))
@@ -117,17 +123,26 @@ def _wheel_builds(archive, names):
     for name in names:
         if not name.endswith('.dist-info/WHEEL'):
             continue
-        build = _wheel_build(archive.read(name).decode('utf-8', 'replace'))
-        record = name[:-len('WHEEL')] + 'RECORD'
-        if build is None or record not in names:
+        build = _wheel_build(_text(archive, name))
+        if build is None:
             continue
         folder = name[:-len('/WHEEL')].rpartition('/')[0]  # RECORD's paths start there
         prefix = folder + '/' if folder else ''
-        rows = csv.reader(io.StringIO(archive.read(record).decode('utf-8', 'replace')))
+        rows = csv.reader(io.StringIO(_text(archive, name[:-len('WHEEL')] + 'RECORD')))
         for row in rows:
             if row and row[0].endswith('.so'):
                 builds[prefix + row[0]] = build
     return builds
+
+
+def _text(archive, name):
+    """A small metadata file's text; '' when it is missing, too large or unreadable."""
+    try:
+        if archive.getinfo(name).file_size > METADATA_MAX_BYTES:
+            return ''
+        return archive.read(name).decode('utf-8', 'replace')
+    except (KeyError, zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError):
+        return ''
 
 
 def _wheel_build(text):
@@ -147,11 +162,12 @@ def foreign(code, layers, runtime, running):
     found = []
     for zip_bytes, roots in [(code, ('',))] + [(layer, import_roots(runtime)) for layer in layers]:
         try:
-            with zipfile.ZipFile(io.BytesIO(zip_bytes)) as archive:
-                found += [extension for extension in extensions(archive, roots)
-                          if not extension.build.loads_in(running)]
-        except zipfile.BadZipFile:  # refused when unpacked, with its own answer
+            archive = open_zip(zip_bytes)
+        except UnpackError:  # refused when unpacked, with its own answer
             continue
+        with archive:
+            found += [extension for extension in extensions(archive, roots)
+                      if not extension.build.loads_in(running)]
     return found
 
 

@@ -80,6 +80,19 @@ class ForeignModulesTest(unittest.TestCase):
         self.assertEqual(self.foreign({}, (3, 11), layers=[layer]),
                          [('deep._c', 'Python 3.12'), ('top', 'Python 3.12')])
 
+    def test_a_zip_that_lies_is_read_no_further_than_it_should(self):
+        """Hostile input: a RECORD larger than any wheel's, a WHEEL that does not inflate, a
+        code zip that is not a zip: what they would say is not read, and nothing raises."""
+        big = wheel('', 'cp312-cp312-manylinux_2_17_x86_64', ['lib/_native.so'])
+        big['lib-1.0.dist-info/RECORD'] += 'x' * (python_abi.METADATA_MAX_BYTES + 1)
+        self.assertEqual(self.foreign(big, (3, 11)), [])
+        broken = bytearray(zip_of(wheel('', 'cp312-cp312-linux_x86_64', ['lib/_native.so'])))
+        start = broken.index(b'Wheel-Version')
+        broken[start:start + 13] = b'\xff' * 13  # stored, so its CRC no longer matches
+        with zipfile.ZipFile(io.BytesIO(bytes(broken))) as archive:
+            self.assertEqual(python_abi.extensions(archive), [])
+        self.assertEqual(python_abi.foreign(b'not a zip', (), 'python3.12', (3, 11)), [])
+
 
 class RefusalTest(unittest.TestCase):
     def test_an_import_of_a_module_built_for_the_missing_python_is_refused_with_what_to_do(self):
