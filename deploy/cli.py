@@ -105,9 +105,7 @@ def converge(folders, mode, aws, echo=print):
         if mode != 'infra' or state.configuration is not None:
             applied.record(function, key)
     if mode in ('create', 'update', 'deploy'):  # once per command, for all its functions
-        runtime_note = local_runtimes.note(runtimes, local_runtimes.python_versions(aws.endpoint))
-        if runtime_note:
-            echo(runtime_note)
+        local_runtimes.say_once(runtimes, aws.endpoint, echo)
 
 
 def delete(folders, aws, echo=print, with_infra=False):

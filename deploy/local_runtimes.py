@@ -14,6 +14,19 @@ import urllib.request
 
 HEALTH_PATH = '/_local/health'
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+SAID = set()  # the runtimes this command has spoken of (make watch deploys again and again)
+
+
+def say_once(runtimes, endpoint, echo=print):
+    """The note for the runtimes this command has not spoken of yet, if any runs on another
+    Python at the local endpoint."""
+    new = set(runtimes) - SAID
+    if not new:
+        return
+    SAID.update(new)
+    line = note(new, python_versions(endpoint))
+    if line:
+        echo(line)
 
 
 def python_versions(endpoint, timeout=2.0):

@@ -61,20 +61,33 @@ class PythonVersionsTest(unittest.TestCase):
 
 
 class ConvergeTest(unittest.TestCase):
-    def test_a_command_over_several_functions_says_it_once_at_its_end(self):
+    def converge(self, folders, lines):
         functions = [mock.Mock(runtime='python3.12', folder=name, layer=None,
-                               triggers_of=mock.Mock(return_value=[]))
-                     for name in ('image_resize', 'image_list')]
-        lines = []
+                               triggers_of=mock.Mock(return_value=[])) for name in folders]
         with mock.patch.multiple(cli, function_of=mock.Mock(side_effect=[
                 (function, mock.Mock(), {}) for function in functions]),
                 applied=mock.DEFAULT, deployed_state=mock.DEFAULT, Planner=mock.DEFAULT,
-                Executor=mock.DEFAULT), \
+                Executor=mock.DEFAULT):
+            cli.converge(folders, 'deploy', mock.Mock(), echo=lines.append)
+
+    def notes(self, lines):
+        return [line for line in lines if str(line).startswith('note: the local endpoint')]
+
+    def test_a_command_over_several_functions_says_it_once_at_its_end(self):
+        lines = []
+        with mock.patch.object(local_runtimes, 'SAID', set()), \
                 mock.patch.object(local_runtimes, 'python_versions', return_value=ON_311):
-            cli.converge(['image_resize', 'image_list'], 'deploy', mock.Mock(), echo=lines.append)
-        notes = [line for line in lines if str(line).startswith('note: the local endpoint')]
-        self.assertEqual(len(notes), 1)
-        self.assertEqual(lines[-1], notes[0])
+            self.converge(['image_resize', 'image_list'], lines)
+        self.assertEqual(len(self.notes(lines)), 1)
+        self.assertEqual(lines[-1], self.notes(lines)[0])
+
+    def test_make_watch_deploying_one_function_after_another_says_it_once(self):
+        lines = []
+        with mock.patch.object(local_runtimes, 'SAID', set()), \
+                mock.patch.object(local_runtimes, 'python_versions', return_value=ON_311):
+            for folder in ('image_resize', 'image_list', 'image_resize'):
+                self.converge([folder], lines)
+        self.assertEqual(len(self.notes(lines)), 1)
 
 
 if __name__ == '__main__':
