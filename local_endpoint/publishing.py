@@ -16,7 +16,7 @@ import threading
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaStorage
 
-from local_endpoint import versions
+from local_endpoint import function_names, versions
 
 NUMBER = re.compile(r'^[0-9]+$')
 # Not configuration: they differ between a version and the $LATEST it was published from.
@@ -44,8 +44,13 @@ def install():
     original_delete = LambdaStorage.del_function
 
     def del_function(storage, name_or_arn, qualifier=None):
-        check_deletable(storage, name_or_arn, qualifier)
-        return original_delete(storage, name_or_arn, qualifier)
+        function_names.check_region(name_or_arn, storage.region_name)
+        qualifier = function_names.qualifier_of(name_or_arn, qualifier)
+        name = function_names.split(name_or_arn)[0]
+        check_deletable(storage, name, qualifier)
+        if qualifier is not None and storage._get_version(name, qualifier) is None:
+            return None  # a version that is not there is deleted already: Lambda answers 204
+        return original_delete(storage, name, qualifier)
 
     publish_version.numbers_once = True
     LambdaStorage.publish_version, LambdaStorage.del_function = publish_version, del_function
@@ -79,12 +84,10 @@ def publish_version(storage, name_or_arn, description=''):
     return version
 
 
-def check_deletable(storage, name_or_arn, qualifier):
+def check_deletable(storage, name, qualifier):
     """Lambda's refusals of delete-function with a qualifier, in its order: the qualifier's
     form first, then the function, then the aliases on the version (as primary, or as the
     additional version of their routing: deleting it would leave them routing to nothing)."""
-    name, derived = versions.split(name_or_arn)
-    qualifier = derived or qualifier
     if qualifier is None:
         return
     if qualifier == versions.LATEST:

@@ -22,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import aliases
+from local_endpoint import aliases, lambda_api, lambda_errors, payload_encoding
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
                             invoke_config, post_policy, publishing, request_guard, s3_cors,
                             schedules, versions)
@@ -57,6 +57,7 @@ class Endpoint:
         iam.ensure_admin()
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
+        lambda_api.install()
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
         aliases.install()
@@ -219,7 +220,7 @@ class Endpoint:
         except RequestEntityTooLarge:
             return lambda_error(413, 'RequestEntityTooLargeException',
                                 f'Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes '
-                                f'for the InvokeFunction operation', typed=False)
+                                f'for the InvokeFunction operation')
         if invocation_type == 'Event' and len(payload) > MAX_ASYNC_PAYLOAD_BYTES:
             return lambda_error(413, 'RequestEntityTooLargeException',
                                 f'{len(payload)} byte payload is too large for the Event '
@@ -235,6 +236,7 @@ class Endpoint:
             return lambda_error(400, 'InvalidRuntimeException', str(error))
         payload = payload or b'{}'
         try:
+            payload_encoding.check(payload)
             check_json_payload(payload)
         except InvalidPayload as error:
             return lambda_error(400, 'InvalidRequestContentException', str(error))
@@ -249,7 +251,9 @@ class Endpoint:
         try:
             request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
         except Throttled as error:
-            return lambda_error(429, 'TooManyRequestsException', str(error))
+            return lambda_error(429, 'TooManyRequestsException', str(error), Reason=(
+                'ConcurrentInvocationLimitExceeded' if reserved is None
+                else 'ReservedFunctionConcurrentInvocationLimitExceeded'))
         except architectures.ArchitectureMismatch as error:
             # Lambda's type for a runtime it cannot provide, but 400 where AWS answers 502:
             # SDKs retry a 502 (awscli 1.x five times, up to 15 s), and no retry can help.
@@ -275,13 +279,9 @@ class Endpoint:
         self.lambdas.close()
 
 
-def lambda_error(status, error_type, message, typed=True):
-    """Lambda's error answer. Its front end refuses an oversized request before the service
-    sees it, with a bare {"Message": ...} (typed=False), as AWS's recorded answers show."""
-    document = {'Type': 'User', 'Message': message, 'message': message} if typed else {
-        'Message': message}
-    return Response(json.dumps(document), status=status,
-                    headers={'x-amzn-ErrorType': error_type}, content_type='application/json')
+def lambda_error(status, error_type, message, **members):
+    """Lambda's error answer, in the body AWS sends (local_endpoint.lambda_errors)."""
+    return lambda_errors.response(status, error_type, message, **members)
 
 
 class RequestHandler(MotoRequestHandler):

@@ -1,0 +1,382 @@
+"""The Lambda API answers as AWS answered: Invoke's statuses, headers and error payloads, and
+the control plane's refusals. Each test names the response recorded on AWS that it reproduces,
+from LocalStack's tests/aws/services/lambda_/ (the test's recording: <snapshot file>, <test>,
+<key>), with the recording's placeholders filled with this endpoint's account, region and
+names."""
+import base64
+import json
+
+from botocore.exceptions import ClientError
+
+from tests.e2e.endpoint import REGION, function_zip
+from tests.e2e.fidelity import FidelityTestCase
+
+ACCOUNT = '123456789012'
+ARN = f'arn:aws:lambda:{REGION}:{ACCOUNT}:function'
+ECHO = 'def handler(event, context):\n    return event\n'
+LOGGING = ('import logging\n'
+           'LOGGER = logging.getLogger()\n'
+           'LOGGER.setLevel(logging.INFO)\n\n'
+           'def handler(event, context):\n'
+           '    print("Lambda log message - print function", flush=True)\n'
+           '    LOGGER.info("Lambda log message - logging module")\n'
+           '    return event\n')
+HANDLER_ERROR = 'def handler(event, context):\n    raise Exception("Handler fails")\n'
+RUNTIME_ERROR = 'raise Exception("Runtime startup fails")\n'
+RESPONSE_SIZE = ('def handler(event, context):\n'
+                 '    print("generating bytes", flush=True)\n'
+                 '    return "a" * event["bytenum"]\n')
+RUNTIMES = ('[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, '
+            'nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, '
+            'python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, '
+            'nodejs18.x, provided.al2, java8.al2]')
+ROLE_PATTERN = r'arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+'
+
+
+class LambdaAnswers(FidelityTestCase):
+    """Shared checks: an error as botocore reads AWS's answer."""
+
+    def assertRefused(self, call, status, code, text, **members):
+        """The call fails as recorded: status, Error.Code and Error.Message, and the members of
+        the error's body botocore reads (Type, and Message or message as the model names it)."""
+        with self.assertRaises(ClientError) as caught:
+            call()
+        answer = caught.exception.response
+        self.assertEqual(answer['ResponseMetadata']['HTTPStatusCode'], status)
+        self.assertEqual(answer['Error'], {'Code': code, 'Message': text})
+        self.assertEqual({key: value for key, value in answer.items()
+                          if key not in ('Error', 'ResponseMetadata')}, members)
+
+    def assertNotFound(self, call, arn):
+        self.assertRefused(call, 404, 'ResourceNotFoundException', f'Function not found: {arn}',
+                           Message=f'Function not found: {arn}', Type='User')
+
+    def assertInvalid(self, call, message):
+        self.assertRefused(call, 400, 'InvalidParameterValueException', message,
+                           message=message, Type='User')
+
+
+class InvokeTest(LambdaAnswers):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        lambdas = cls.client('lambda')
+        cls.create_function('echo', ECHO)
+        lambdas.publish_version(FunctionName='echo')
+        lambdas.create_alias(FunctionName='echo', Name='alias1', FunctionVersion='1')
+        cls.create_function('logs', LOGGING, Timeout=10)
+        cls.create_function('handler-error', HANDLER_ERROR)
+        cls.create_function('runtime-error', RUNTIME_ERROR)
+        cls.create_function('response-size', RESPONSE_SIZE, Timeout=30, MemorySize=512)
+
+    def invoke(self, **parameters):
+        answer = self.client('lambda').invoke(**parameters)
+        answer['Payload'] = answer['Payload'].read()
+        return answer
+
+    def test_a_missing_function(self):
+        """test_lambda.snapshot.json, TestLambdaFeatures::test_invoke_exceptions,
+        invoke_function_doesnotexist (recorded 24-11-2025: the ARN ends in :$LATEST)."""
+        self.assertNotFound(lambda: self.invoke(FunctionName='doesnotexist'),
+                            f'{ARN}:doesnotexist:$LATEST')
+
+    def test_a_missing_alias_and_version(self):
+        """test_lambda.snapshot.json, TestLambdaAliases::test_lambda_alias_moving,
+        invocation_exc_not_existent; a missing version is named the same way."""
+        self.assertNotFound(lambda: self.invoke(FunctionName='echo',
+                                                Qualifier='non-existent-alias'),
+                            f'{ARN}:echo:non-existent-alias')
+        self.assertNotFound(lambda: self.invoke(FunctionName='echo', Qualifier='1221'),
+                            f'{ARN}:echo:1221')
+
+    def test_a_function_of_another_region(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_get_function_wrong_region
+        [invoke], wrong_region_exception."""
+        message = "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
+        elsewhere = f'arn:aws:lambda:eu-central-1:{ACCOUNT}:function:echo'
+        self.assertRefused(lambda: self.invoke(FunctionName=elsewhere), 404,
+                           'ResourceNotFoundException', message, Message=message, Type='User')
+
+    def test_a_payload_that_is_not_json(self):
+        """test_lambda.snapshot.json, TestLambdaErrors::test_lambda_invoke_payload_encoding_error
+        [body-...] and [message-...]: what AWS CLI v2 sends for --payload without
+        --cli-binary-format raw-in-base64-out."""
+        location = ('\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` '
+                    'disabled); line: 1, column: {}]')
+        prefix = 'Could not parse request body into json: Could not parse payload into json: '
+        for payload, problem in [
+                (b'n\x87r\x9e\xe9\xb5\xd7I\xee\x9bmt',
+                 'Invalid UTF-8 start byte 0x87' + location.format(3)),
+                (b'\x99\xeb,j\x07\xa1zYh',
+                 "Unexpected character ((CTRL-CHAR, code 153)): expected a valid value (JSON "
+                 "String, Number, Array, Object or token 'null', 'true' or 'false')"
+                 + location.format(1))]:
+            with self.subTest(payload=payload):
+                self.assertRefused(lambda: self.invoke(FunctionName='echo', Payload=payload),
+                                   400, 'InvalidRequestContentException', prefix + problem,
+                                   message=prefix + problem, Type='User')
+
+    def test_invocation_types(self):
+        """test_lambda.snapshot.json, TestLambdaFeatures::test_invocation_type_request_response,
+        test_invocation_type_event, test_invocation_type_dry_run [python3.10], invoke-result."""
+        answer = self.invoke(FunctionName='echo', Payload=b'{}',
+                             InvocationType='RequestResponse')
+        self.assertEqual((answer['StatusCode'], answer['ExecutedVersion'],
+                          json.loads(answer['Payload'])), (200, '$LATEST', {}))
+        self.assertNotIn('FunctionError', answer)
+        for invocation_type, status in [('Event', 202), ('DryRun', 204)]:
+            with self.subTest(invocation_type=invocation_type):
+                answer = self.invoke(FunctionName='echo', Payload=b'{}',
+                                     InvocationType=invocation_type)
+                self.assertEqual((answer['StatusCode'], answer['Payload']), (status, b''))
+                self.assertNotIn('ExecutedVersion', answer)
+
+    def test_executed_version_of_a_version_and_an_alias(self):
+        """test_lambda.snapshot.json, TestLambdaAliases::test_lambda_alias_moving,
+        invocation_result_qualifier_v1 and invocation_result_qualifier_v1_arn; partial ARNs
+        are FunctionNames Invoke takes (its FunctionName pattern in the API reference)."""
+        for name, qualifier in [('echo', 'alias1'), (f'{ARN}:echo:alias1', None),
+                                ('echo:1', None), (f'{ACCOUNT}:function:echo:1', None),
+                                ('function:echo', '1')]:
+            with self.subTest(name=name, qualifier=qualifier):
+                answer = self.invoke(FunctionName=name, Payload=b'{}',
+                                     **({'Qualifier': qualifier} if qualifier else {}))
+                self.assertEqual((answer['StatusCode'], answer['ExecutedVersion']), (200, '1'))
+        self.assertEqual(self.invoke(FunctionName=f'{ACCOUNT}:function:echo')['ExecutedVersion'],
+                         '$LATEST')
+
+    def test_log_tail(self):
+        """test_lambda.snapshot.json, TestLambdaFeatures::test_invocation_with_qualifier,
+        log_result (the REPORT line left out there) and test_invocation_with_logs, logs."""
+        answer = self.invoke(FunctionName='logs', Payload=b'{}', LogType='Tail')
+        lines = base64.b64decode(answer['LogResult']).decode().splitlines()
+        request_id = answer['ResponseMetadata']['RequestId']
+        self.assertEqual(lines[:2], [f'START RequestId: {request_id} Version: $LATEST',
+                                     'Lambda log message - print function'])
+        self.assertRegex(lines[2], rf'^\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t'
+                                   rf'{request_id}\tLambda log message - logging module$')
+        self.assertEqual(lines[3], f'END RequestId: {request_id}')
+        self.assertRegex(lines[4], rf'^REPORT RequestId: {request_id}\tDuration: [0-9.]+ ms\t'
+                                   rf'Billed Duration: \d+ ms\tMemory Size: 128 MB\t')
+
+    def test_an_unhandled_error(self):
+        """test_lambda.snapshot.json, TestLambdaErrors::test_lambda_handler_error,
+        invocation_error: 200 with FunctionError Unhandled, and the error as the runtime
+        reported it (the frame's path is the function's own folder here, /var/task on AWS)."""
+        answer = self.invoke(FunctionName='handler-error', Payload=b'{}')
+        self.assertEqual((answer['StatusCode'], answer['FunctionError'],
+                          answer['ExecutedVersion']), (200, 'Unhandled', '$LATEST'))
+        error = json.loads(answer['Payload'])
+        self.assertEqual(list(error), ['errorMessage', 'errorType', 'requestId', 'stackTrace'])
+        self.assertEqual((error['errorMessage'], error['errorType'], error['requestId']),
+                         ('Handler fails', 'Exception', answer['ResponseMetadata']['RequestId']))
+        self.assertEqual(len(error['stackTrace']), 1)
+        self.assertRegex(error['stackTrace'][0], r'^  File "/.*/handler\.py", line 2, in handler'
+                                                 r'\n    raise Exception\("Handler fails"\)\n$')
+
+    def test_an_error_at_import(self):
+        """test_lambda.snapshot.json, TestLambdaErrors::test_lambda_runtime_error,
+        invocation_error: the request id is empty, the trace ends in the module."""
+        answer = self.invoke(FunctionName='runtime-error', Payload=b'{}')
+        self.assertEqual((answer['StatusCode'], answer['FunctionError']), (200, 'Unhandled'))
+        error = json.loads(answer['Payload'])
+        self.assertEqual((error['errorMessage'], error['errorType'], error['requestId']),
+                         ('Runtime startup fails', 'Exception', ''))
+        self.assertRegex(error['stackTrace'][-1], r'handler\.py", line 1, in <module>\n    '
+                                                  r'raise Exception\("Runtime startup fails"\)\n$')
+
+    def test_a_response_over_the_limit(self):
+        """test_lambda.snapshot.json, TestLambdaBaseFeatures::test_lambda_too_large_response,
+        invoke_result and invoke_result_2 (the next invocation answers the same); and
+        test_lambda_large_response (6 MB of response, JSON-encoded, is within the limit)."""
+        too_large = json.dumps({'bytenum': 7 * 1024 * 1024}).encode()
+        for _ in range(2):
+            answer = self.invoke(FunctionName='response-size', Payload=too_large)
+            self.assertEqual((answer['StatusCode'], answer['FunctionError'],
+                              answer['ExecutedVersion']), (200, 'Unhandled', '$LATEST'))
+            self.assertEqual(json.loads(answer['Payload']), {
+                'errorMessage': 'Response payload size exceeded maximum allowed payload size '
+                                '(6291556 bytes).',
+                'errorType': 'Function.ResponseSizeTooLarge'})
+        answer = self.invoke(FunctionName='response-size',
+                             Payload=json.dumps({'bytenum': 6 * 1024 * 1024}).encode())
+        self.assertNotIn('FunctionError', answer)
+        self.assertEqual(len(answer['Payload']), 6 * 1024 * 1024 + 2)
+
+    def test_a_request_over_the_limit(self):
+        """AWS Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+        6 MB for a synchronous request; over it, 413 RequestEntityTooLargeException, as the
+        front end answers before Lambda sees the request."""
+        message = 'Request must be smaller than 6291456 bytes for the InvokeFunction operation'
+        status, headers, body = self.signed(
+            'POST', '/2015-03-31/functions/echo/invocations',
+            json.dumps({'a': 'x' * (6 * 1024 * 1024)}).encode())
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(body)),
+                         (413, 'RequestEntityTooLargeException', {'Message': message}))
+
+
+class ControlPlaneTest(LambdaAnswers):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.create_function('exists', ECHO)
+
+    @property
+    def lambdas(self):
+        return self.client('lambda')
+
+    def create(self, name, **settings):
+        settings = {'Runtime': 'python3.12', 'Role': self.role_arn, 'Handler': 'handler.handler',
+                    'Code': {'ZipFile': function_zip(ECHO)}, **settings}
+        return self.lambdas.create_function(FunctionName=name, **settings)
+
+    def test_create_function_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_create_lambda_exceptions:
+        invalid_role_arn_exc, invalid_runtime_exc, uppercase_runtime_exc,
+        multiple_architectures, uppercase_architecture, invalid_zip_exc."""
+        self.assertRefused(lambda: self.create('invalid', Role='r1'), 400, 'ValidationException',
+                           f"1 validation error detected: Value 'r1' at 'role' failed to satisfy "
+                           f"constraint: Member must satisfy regular expression pattern: "
+                           f"{ROLE_PATTERN}")
+        for runtime in ('non-existent-runtime', 'PYTHON3.9'):
+            self.assertInvalid(lambda: self.create('invalid', Runtime=runtime),
+                               f"Value {runtime} at 'runtime' failed to satisfy constraint: "
+                               f"Member must satisfy enum value set: {RUNTIMES} or be a valid ARN")
+        self.assertRefused(lambda: self.create('invalid', Architectures=['x86_64', 'arm64']),
+                           400, 'ValidationException',
+                           "1 validation error detected: Value '[x86_64, arm64]' at "
+                           "'architectures' failed to satisfy constraint: Member must have "
+                           "length less than or equal to 1")
+        self.assertRefused(lambda: self.create('invalid', Architectures=['X86_64']),
+                           400, 'ValidationException',
+                           "1 validation error detected: Value '[X86_64]' at 'architectures' "
+                           "failed to satisfy constraint: Member must satisfy constraint: "
+                           "[Member must satisfy enum value set: [x86_64, arm64], Member must "
+                           "not be null]")
+        self.assertInvalid(lambda: self.create(
+            'invalid', Runtime='python3.9',
+            Code={'ZipFile': b'this is not a zipfile, just a random string'}),
+            'Could not unzip uploaded file. Please check your file, then try to upload again.')
+        self.assertNotFound(lambda: self.lambdas.get_function(FunctionName='invalid'),
+                            f'{ARN}:invalid')
+
+    def test_a_retired_runtime(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::
+        test_create_deprecated_function_runtime_with_validation_enabled[python3.7],
+        deprecation_error."""
+        self.assertInvalid(lambda: self.create('retired', Runtime='python3.7'),
+                           'The runtime parameter of python3.7 is no longer supported for '
+                           'creating or updating AWS Lambda functions. We recommend you use a '
+                           'supported runtime while creating or updating functions.')
+
+    def test_update_function_configuration_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_update_lambda_exceptions:
+        invalid_role_arn_exc, invalid_runtime_exc, uppercase_runtime_exc; the function keeps
+        its configuration."""
+        update = self.lambdas.update_function_configuration
+        self.assertRefused(lambda: update(FunctionName='exists', Role='r1'),
+                           400, 'ValidationException',
+                           f"1 validation error detected: Value 'r1' at 'role' failed to satisfy "
+                           f"constraint: Member must satisfy regular expression pattern: "
+                           f"{ROLE_PATTERN}")
+        for runtime in ('non-existent-runtime', 'PYTHON3.9'):
+            self.assertInvalid(lambda: update(FunctionName='exists', Runtime=runtime),
+                               f"Value {runtime} at 'runtime' failed to satisfy constraint: "
+                               f"Member must satisfy enum value set: {RUNTIMES} or be a valid ARN")
+        configuration = self.lambdas.get_function_configuration(FunctionName='exists')
+        self.assertEqual((configuration['Role'], configuration['Runtime']),
+                         (self.role_arn, 'python3.12'))
+
+    def test_architectures_on_update_function_code(self):
+        """test_lambda.snapshot.json, TestLambdaBehavior::test_mixed_architecture,
+        update_function_code_response: Architectures [arm64] from an x86_64 function. Invoking
+        it on this x86_64 machine is refused by this endpoint with what to do (AWS runs it)."""
+        self.create('mixed')
+        self.lambdas.get_waiter('function_active_v2').wait(FunctionName='mixed')
+        answer = self.lambdas.update_function_code(FunctionName='mixed',
+                                                   ZipFile=function_zip(ECHO),
+                                                   Architectures=['arm64'])
+        self.assertEqual(answer['Architectures'], ['arm64'])
+        self.assertEqual(self.lambdas.get_function_configuration(
+            FunctionName='mixed')['Architectures'], ['arm64'])
+        with self.assertRaises(ClientError) as caught:
+            self.lambdas.invoke(FunctionName='mixed', Payload=b'{}')
+        self.assertIn('ARCH=x86_64', caught.exception.response['Error']['Message'])
+
+    def test_a_missing_function(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_ops_on_nonexisting_fn
+        [get_function], [get_function_configuration], [delete_function],
+        not_found_exception."""
+        for call in (self.lambdas.get_function, self.lambdas.get_function_configuration,
+                     self.lambdas.delete_function):
+            with self.subTest(call=call.__name__):
+                self.assertNotFound(lambda: call(FunctionName='doesnotexist'),
+                                    f'{ARN}:doesnotexist')
+
+    def test_a_missing_version(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_ops_on_nonexisting_version
+        [get_function], [get_function_configuration], version_not_found_exception."""
+        for call in (self.lambdas.get_function, self.lambdas.get_function_configuration):
+            with self.subTest(call=call.__name__):
+                self.assertNotFound(lambda: call(FunctionName='exists', Qualifier='1221'),
+                                    f'{ARN}:exists:1221')
+
+    def test_a_qualifier_that_differs_from_the_arns(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_ops_with_arn_qualifier_mismatch
+        [get_function], [get_function_configuration], [delete_function]: not_match_exception
+        and match_exception."""
+        for call in (self.lambdas.get_function, self.lambdas.get_function_configuration,
+                     self.lambdas.delete_function):
+            with self.subTest(call=call.__name__):
+                self.assertInvalid(lambda: call(FunctionName=f'{ARN}:some-function:1',
+                                                Qualifier='$LATEST'),
+                                   'The derived qualifier from the function name does not '
+                                   'match the specified qualifier.')
+                matching = lambda: call(FunctionName=f'{ARN}:some-function:$LATEST',
+                                        Qualifier='$LATEST')
+                if call == self.lambdas.delete_function:
+                    self.assertInvalid(matching, '$LATEST version cannot be deleted without '
+                                                 'deleting the function.')
+                else:
+                    self.assertNotFound(matching, f'{ARN}:some-function:$LATEST')
+
+    def test_deleting_a_missing_version(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_delete_on_nonexisting_version:
+        deleting a version that is not there succeeds, twice; once the function is gone,
+        delete_function_response_non_existent and ..._with_qualifier."""
+        self.create('deleted')
+        for _ in range(2):
+            self.lambdas.delete_function(FunctionName='deleted', Qualifier='1233')
+        self.lambdas.delete_function(FunctionName='deleted')
+        self.assertNotFound(lambda: self.lambdas.delete_function(FunctionName='deleted'),
+                            f'{ARN}:deleted')
+        self.assertNotFound(lambda: self.lambdas.delete_function(FunctionName='deleted',
+                                                                 Qualifier='1233'),
+                            f'{ARN}:deleted')
+
+    def test_a_function_of_another_region(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_get_function_wrong_region
+        [get_function], [get_function_configuration], [delete_function],
+        wrong_region_exception."""
+        message = "Functions from 'eu-central-1' are not reachable in this region ('us-east-1')"
+        for call in (self.lambdas.get_function, self.lambdas.get_function_configuration,
+                     self.lambdas.delete_function):
+            with self.subTest(call=call.__name__):
+                self.assertRefused(
+                    lambda: call(FunctionName=f'arn:aws:lambda:eu-central-1:{ACCOUNT}:function:'
+                                              f'exists'),
+                    404, 'ResourceNotFoundException', message, Message=message, Type='User')
+
+    def test_partial_arns(self):
+        """test_lambda_api.snapshot.json, TestPartialARNMatching::
+        test_update_function_configuration_full_arn: a full ARN, a name and a partial ARN all
+        name the function."""
+        for name in (f'{ARN}:exists', 'exists', f'{ACCOUNT}:function:exists'):
+            with self.subTest(name=name):
+                self.lambdas.update_function_configuration(FunctionName=name,
+                                                           Description='Changed-Description')
+                self.lambdas.get_waiter('function_updated_v2').wait(FunctionName='exists')
+                self.assertEqual(self.lambdas.get_function(FunctionName=name)['Configuration'][
+                    'FunctionName'], 'exists')
