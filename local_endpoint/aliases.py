@@ -6,12 +6,16 @@ answers, in the order it checks (aws-releases.md 1.2, from LocalStack's recordin
 primary version exists (404), the alias is new (409), at most one additional version (400), its
 weight within 0.0-1.0 (ValidationException), not the primary itself, not beside `$LATEST`, a
 number, that exists (404). Empty AdditionalVersionWeights removes the routing, and an alias
-without routing has no RoutingConfig key (moto answers null).
+without routing has no RoutingConfig key (moto answers null). Updating an alias that does not
+exist is "Alias not found: ARN" (test_lambda_api.snapshot.json,
+test_non_existent_alias_update), where moto said what get-alias says; deleting one succeeds,
+204 as every deletion (test_non_existent_alias_deletion; moto answered 201).
 """
 import re
 
 from moto.awslambda.exceptions import LambdaClientError, UnknownFunctionException
 from moto.awslambda.models import LambdaAlias, LambdaStorage
+from moto.awslambda.responses import LambdaResponse
 
 VERSION = re.compile(r'^[0-9]+$')
 WEIGHTS_AT = "at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
@@ -31,6 +35,14 @@ class InvalidParameterValue(LambdaClientError):
 class Validation(LambdaClientError):
     def __init__(self, message):
         super().__init__('ValidationException', message)
+
+
+class AliasNotFound(LambdaClientError):
+    """update-alias's 404 (get-alias says "Cannot find alias arn: ...", as moto does)."""
+    code = 404
+
+    def __init__(self, arn):
+        super().__init__('ResourceNotFoundException', f'Alias not found: {arn}')
 
 
 class ResourceConflict(LambdaClientError):
@@ -58,7 +70,10 @@ def install():
 
     def update_alias(storage, name, function_name, function_version, description,
                      routing_config):
-        alias = storage.get_alias(name, function_name)
+        function = storage.get_function_by_name_or_arn_with_qualifier(function_name)
+        alias = storage._get_function_aliases(function_name).get(name)
+        if alias is None:
+            raise AliasNotFound(f'{storage.split_function_arn(function.function_arn)[0]}:{name}')
         primary = function_version or alias.function_version
         target = storage.get_function_by_name_or_arn_with_qualifier(function_name, primary)
         unqualified = storage.split_function_arn(target.function_arn)[0]
@@ -79,9 +94,17 @@ def install():
             document.pop('RoutingConfig', None)
         return document
 
+    original_delete = LambdaResponse.delete_alias
+
+    def delete_alias(response):
+        """Lambda answers delete-alias 204 with no body (moto: 201 and {})."""
+        original_delete(response)
+        return 204, {'status': 204}, ''
+
     put_alias.checks_routing = True
     LambdaStorage.put_alias, LambdaStorage.update_alias = put_alias, update_alias
     LambdaAlias.to_json = to_json
+    LambdaResponse.delete_alias = delete_alias
 
 
 def checked_routing(storage, unqualified_arn, primary, routing_config):

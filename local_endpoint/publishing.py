@@ -6,15 +6,18 @@ that changed nothing (the same zip uploaded again). And it deletes a version an 
 (the alias then runs nothing), `$LATEST` alone, or the version behind an alias named as the
 qualifier. Lambda (aws-releases.md 1.1, 1.4): a version number is never given twice, publishing
 code and configuration identical to the last version's answers that version (201, its own
-Description), and those deletions are refused.
+Description), and those deletions are refused. A CodeSha256 given to publish-version that is
+not $LATEST's is refused too.
 """
 import copy
 import json
 import re
 import threading
+from urllib.parse import unquote
 
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaStorage
+from moto.awslambda.responses import LambdaResponse
 
 from local_endpoint import function_names, versions
 
@@ -52,8 +55,29 @@ def install():
             return None  # a version that is not there is deleted already: Lambda answers 204
         return original_delete(storage, name, qualifier)
 
+    original_response = LambdaResponse.publish_version
+
+    def publish_version_response(response):
+        """publish-version's CodeSha256, which moto ignores: the code to publish must be that."""
+        expected = response._get_param('CodeSha256')
+        if expected is not None:
+            check_code_sha256(response.backend._lambdas, unquote(response.path.split('/')[-2]),
+                              expected)
+        return original_response(response)
+
     publish_version.numbers_once = True
     LambdaStorage.publish_version, LambdaStorage.del_function = publish_version, del_function
+    LambdaResponse.publish_version = publish_version_response
+
+
+def check_code_sha256(storage, name_or_arn, expected):
+    """Refuse to publish other code than the caller meant (test_lambda_api.snapshot.json,
+    test_publish_with_wrong_sha256, publish_wrong_sha256_exc)."""
+    latest = storage.get_function_by_name_or_arn_forbid_qualifier(name_or_arn)
+    if expected != latest.code_sha_256:
+        raise InvalidParameterValue(
+            f'CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST '
+            f'({latest.code_sha_256}). Please try again with the CodeSHA256 in $LATEST.')
 
 
 def source_of(function):

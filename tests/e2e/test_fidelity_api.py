@@ -380,3 +380,45 @@ class ControlPlaneTest(LambdaAnswers):
                 self.lambdas.get_waiter('function_updated_v2').wait(FunctionName='exists')
                 self.assertEqual(self.lambdas.get_function(FunctionName=name)['Configuration'][
                     'FunctionName'], 'exists')
+
+    def test_publish_version_of_other_code(self):
+        """test_lambda_api.snapshot.json, TestLambdaVersions::test_publish_with_wrong_sha256,
+        publish_wrong_sha256_exc, then publish_result with the right one."""
+        sha = self.lambdas.get_function(FunctionName='exists')['Configuration']['CodeSha256']
+        self.assertInvalid(lambda: self.lambdas.publish_version(
+            FunctionName='exists', CodeSha256='somenonexistentsha256'),
+            f'CodeSHA256 (somenonexistentsha256) is different from current CodeSHA256 in '
+            f'$LATEST ({sha}). Please try again with the CodeSHA256 in $LATEST.')
+        self.assertEqual(self.lambdas.publish_version(FunctionName='exists', CodeSha256=sha)[
+            'CodeSha256'], sha)
+
+    def test_alias_refusals(self):
+        """test_lambda_api.snapshot.json: TestLambdaAlias::test_alias_lifecycle,
+        get_function_alias_notfound_exc and get_function_alias_byarn_notfound_exc;
+        test_non_existent_alias_update, update_alias_response; test_non_existent_alias_deletion,
+        delete_alias_response (204); test_notfound_and_invalid_routingconfigs,
+        target_version_doesnotexist, routing_config_exc_fn_doesnotexist and
+        alias_does_not_exist_esc."""
+        self.lambdas.publish_version(FunctionName='exists')
+        self.assertNotFound(lambda: self.lambdas.get_function(FunctionName='exists',
+                                                              Qualifier='aliasdoesnotexist'),
+                            f'{ARN}:exists:aliasdoesnotexist')
+        self.assertNotFound(lambda: self.lambdas.get_function(
+            FunctionName=f'{ARN}:exists:aliasdoesnotexist'), f'{ARN}:exists:aliasdoesnotexist')
+        message = f'Alias not found: {ARN}:exists:non-existent'
+        self.assertRefused(lambda: self.lambdas.update_alias(
+            FunctionName='exists', Name='non-existent', FunctionVersion='1'),
+            404, 'ResourceNotFoundException', message, Message=message, Type='User')
+        self.assertEqual(self.lambdas.delete_alias(FunctionName='exists', Name='non-existent')[
+            'ResponseMetadata']['HTTPStatusCode'], 204)
+        routing = {'AdditionalVersionWeights': {'2': 0.5}}
+        self.assertNotFound(lambda: self.lambdas.create_alias(
+            FunctionName='exists', Name='custom', FunctionVersion='10', RoutingConfig=routing),
+            f'{ARN}:exists:10')
+        self.assertNotFound(lambda: self.lambdas.create_alias(
+            FunctionName='exists-unknown', Name='custom', FunctionVersion='1',
+            RoutingConfig=routing), f'{ARN}:exists-unknown:1')
+        message = f'Cannot find alias arn: {ARN}:exists:non-existent'
+        self.assertRefused(lambda: self.lambdas.get_alias(FunctionName='exists',
+                                                          Name='non-existent'),
+                           404, 'ResourceNotFoundException', message, Message=message, Type='User')
