@@ -8,25 +8,36 @@ page), the ARN's region was ignored, and an ARN's qualifier silently won over a 
 Qualifier parameter. Lambda's answers (LocalStack's recordings of AWS,
 test_lambda_api.snapshot.json): an ARN of another region is 404 ResourceNotFoundException
 "Functions from 'R' are not reachable in this region ('us-east-1')"
-(test_get_function_wrong_region), and a qualifier in the name that differs from the Qualifier is
-400 InvalidParameterValueException (test_ops_with_arn_qualifier_mismatch).
+(test_get_function_wrong_region), a qualifier in the name that differs from the Qualifier is
+400 InvalidParameterValueException (test_ops_with_arn_qualifier_mismatch), and a FunctionName
+or Qualifier outside the pattern or length of the operation's model is 400 ValidationException
+(test_function_name_and_qualifier_validation: Invoke, GetFunction, DeleteFunction; moto took
+`my-function!` as a name).
 """
 import re
+from functools import lru_cache
+from urllib.parse import unquote
 
+import botocore.session
 from moto.awslambda import urls
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import LambdaStorage
+from moto.awslambda.responses import LambdaResponse
 
-ARN = re.compile(r'^arn:[^:]*:lambda:(?P<region>[^:]*):(?P<account>[^:]*):function:'
-                 r'(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$')
-PARTIAL_ARN = re.compile(r'^(?:(?P<account>\d{12}):)?function:(?P<name>[^:]+)'
-                         r'(?::(?P<qualifier>[^:]+))?$')
+# Lambda's FunctionName pattern (its model's, as AWS prints it in a refusal), with its parts named.
+NAME = re.compile(r'(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?'
+                  r'(?:(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?'
+                  r'(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_.]+)'
+                  r'(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?')
 MISMATCH = ('The derived qualifier from the function name does not match the specified '
             'qualifier.')
-# moto routes a function name in a path by this pattern, which has no `$` for `F:$LATEST`
-# (written \x24 here: moto strips every `$` from its patterns, its own regex's end included).
-ROUTED_NAME = r'(?P<function_name>[\w_:%-]+)'
-ROUTABLE_NAME = r'(?P<function_name>[\w_:%\x24-]+)'
+# moto routes a function name in a path by this pattern, which has no `$` for `F:$LATEST` and
+# no character Lambda refuses (a 404 page): here any name reaches the checks.
+ROUTED_NAME, ROUTABLE_NAME = r'(?P<function_name>[\w_:%-]+)', r'(?P<function_name>[^/]+)'
+# The calls whose FunctionName and Qualifier are checked here: moto's handler, its operation.
+CHECKED_CALLS = {'get_function': 'GetFunction',
+                 'get_function_configuration': 'GetFunctionConfiguration',
+                 'delete_function': 'DeleteFunction'}
 
 
 class NotReachable(LambdaClientError):
@@ -40,9 +51,49 @@ class NotReachable(LambdaClientError):
         return self.message
 
 
+class InvalidParameters(LambdaClientError):
+    """The refusal of the request validation in front of Lambda, by the operation's model."""
+
+    def __init__(self, problems):
+        errors = 'error' if len(problems) == 1 else 'errors'
+        super().__init__('ValidationException', f'{len(problems)} validation {errors} '
+                                                f'detected: ' + '; '.join(problems))
+
+
+@lru_cache(maxsize=None)
+def _members(operation):
+    model = botocore.session.get_session().get_service_model('lambda')
+    return model.operation_model(operation).input_shape.members
+
+
+def check_parameters(operation, name_or_arn, qualifier=None):
+    """Refuse a FunctionName or Qualifier outside the operation's model, as AWS words it
+    (test_lambda_api.snapshot.json, test_function_name_and_qualifier_validation): per member,
+    its pattern, else its length."""
+    members = _members(operation)
+    problems = [problem for problem in (
+        _problem('functionName', name_or_arn, members['FunctionName']),
+        _problem('qualifier', qualifier, members.get('Qualifier'))) if problem]
+    if problems:
+        raise InvalidParameters(problems)
+
+
+def _problem(member, value, shape):
+    if value is None or shape is None:
+        return None
+    constraint = None
+    pattern, longest = shape.metadata.get('pattern'), shape.metadata.get('max')
+    if pattern and not re.fullmatch(pattern, value):
+        constraint = f'Member must satisfy regular expression pattern: {pattern}'
+    elif longest is not None and len(value) > longest:
+        constraint = f'Member must have length less than or equal to {longest}'
+    return constraint and (f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                           f"{constraint}")
+
+
 def split(name_or_arn):
     """(function name, qualifier or None) of any form Lambda takes."""
-    match = ARN.match(name_or_arn) or PARTIAL_ARN.match(name_or_arn)
+    match = NAME.fullmatch(name_or_arn)
     if match:
         return match['name'], match['qualifier']
     name, _, qualifier = name_or_arn.partition(':')
@@ -51,8 +102,8 @@ def split(name_or_arn):
 
 def check_region(name_or_arn, here):
     """Refuse, as Lambda does, a function ARN of another region than the endpoint's called."""
-    match = ARN.match(name_or_arn)
-    if match and match['region'] != here:
+    match = NAME.fullmatch(name_or_arn)
+    if match and match['region'] and match['region'] != here:
         raise NotReachable(match['region'], here)
 
 
@@ -80,10 +131,8 @@ def install():
 
     def get_function_by_name_or_arn_forbid_qualifier(storage, name_or_arn):
         check_region(name_or_arn, storage.region_name)
-        if PARTIAL_ARN.match(name_or_arn):
-            name, qualifier = split(name_or_arn)
-            name_or_arn = name if qualifier is None else f'{name}:{qualifier}'
-        return forbid_qualifier(storage, name_or_arn)
+        name, qualifier = split(name_or_arn)
+        return forbid_qualifier(storage, name if qualifier is None else f'{name}:{qualifier}')
 
     LambdaStorage.get_function_by_name_or_arn_with_qualifier = \
         get_function_by_name_or_arn_with_qualifier
@@ -91,3 +140,15 @@ def install():
         get_function_by_name_or_arn_forbid_qualifier
     urls.url_paths = {path.replace(ROUTED_NAME, ROUTABLE_NAME): handler
                       for path, handler in urls.url_paths.items()}
+    for handler, operation in CHECKED_CALLS.items():
+        setattr(LambdaResponse, handler, _checking(getattr(LambdaResponse, handler), operation))
+
+
+def _checking(handler, operation):
+    """moto's handler of a call naming a function in its path, after the call's checks."""
+    def checked(response):
+        name = unquote(response.path.rstrip('/').split('/functions/', 1)[1].split('/', 1)[0])
+        check_parameters(operation, name, response._get_param('Qualifier'))
+        return handler(response)
+
+    return checked

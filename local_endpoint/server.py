@@ -22,7 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import aliases, lambda_api, lambda_errors, payload_encoding
+from local_endpoint import (aliases, function_names, lambda_api, lambda_errors,
+                            payload_encoding)
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
                             invoke_config, post_policy, publishing, request_guard, s3_cors,
                             schedules, versions)
@@ -226,6 +227,10 @@ class Endpoint:
                                 f'{len(payload)} byte payload is too large for the Event '
                                 f'invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)')
         qualifier = request.args.get('Qualifier')
+        try:
+            function_names.check_parameters('Invoke', name, qualifier)
+        except function_names.InvalidParameters as error:
+            return lambda_error(400, 'ValidationException', error.message)
         try:
             spec, reserved = self.lambdas.spec(DEFAULT_ACCOUNT_ID, region, name, qualifier)
         except FunctionNotFound as error:

@@ -422,3 +422,76 @@ class ControlPlaneTest(LambdaAnswers):
         self.assertRefused(lambda: self.lambdas.get_alias(FunctionName='exists',
                                                           Name='non-existent'),
                            404, 'ResourceNotFoundException', message, Message=message, Type='User')
+
+    def test_function_names_and_qualifiers_outside_the_model(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::
+        test_function_name_and_qualifier_validation[<case>-get_function], [<case>-invoke] and
+        [<case>-delete_function], <call>_exception: each case's refusal, the same for the
+        three calls (the recording keeps the code and each "Value ... constraint" part, in
+        sorted order)."""
+        name_pattern = ('(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?'
+                        r'-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)'
+                        r'(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?')
+        qualifier_pattern = r'\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+'
+        too_long = 'a' * 129
+
+        def name_refused(value):
+            return (f"Value '{value}' at 'functionName' failed to satisfy constraint: Member "
+                    f"must satisfy regular expression pattern: {name_pattern}")
+
+        cases = [  # (FunctionName, Qualifier, the refusal's parts)
+            ('my-function!', None, [name_refused('my-function!')]),
+            ('*', None, [name_refused('*')]),
+            ('my-function', 'invalid!', [
+                f"Value 'invalid!' at 'qualifier' failed to satisfy constraint: Member must "
+                f"satisfy regular expression pattern: {qualifier_pattern}"]),
+            ('my-function', too_long, [
+                f"Value '{too_long}' at 'qualifier' failed to satisfy constraint: Member must "
+                f"have length less than or equal to 128"])]
+        cases += [(name, None, [name_refused(name)]) for name in (
+            'invalid-account:function:my-function',
+            f'arn:aws:lambda:invalid-region:{ACCOUNT}:function:my-function',
+            f'arn:aws:ec2:{REGION}:{ACCOUNT}:instance:i-1234567890abcdef0',
+            f'{ARN}:my-function:1:2', 'function:my-function:$LATEST:extra',
+            f'arn:aws:lambda::{ACCOUNT}:function:my-function',
+            f'arn:aws:lambda:{REGION}::function:my-function', f'{ARN}:my-function:$LATES')]
+        invalid_region = f'arn:aws:lambda:invalid-region:{ACCOUNT}:function:my-function-' + (
+            'a' * 170)
+        cases.append((invalid_region, too_long, [
+            f"Value '{too_long}' at 'qualifier' failed to satisfy constraint: Member must have "
+            f"length less than or equal to 128", name_refused(invalid_region)]))
+        calls = {'invoke': self.lambdas.invoke, 'get_function': self.lambdas.get_function,
+                 'delete_function': self.lambdas.delete_function}
+        for name, qualifier, parts in cases:
+            for call_name, call in calls.items():
+                with self.subTest(call=call_name, name=name[:60], qualifier=qualifier):
+                    parameters = {'FunctionName': name, **(
+                        {'Qualifier': qualifier} if qualifier else {})}
+                    with self.assertRaises(ClientError) as caught:
+                        call(**parameters)
+                    answer = caught.exception.response
+                    self.assertEqual((answer['ResponseMetadata']['HTTPStatusCode'],
+                                      answer['Error']['Code']), (400, 'ValidationException'))
+                    count, _, refusals = answer['Error']['Message'].partition(' detected: ')
+                    self.assertEqual(count, f'{len(parts)} validation error'
+                                            f'{"s" if len(parts) > 1 else ""}')
+                    self.assertEqual(sorted(refusals.split('; ')), sorted(parts))
+
+    def test_names_the_model_allows_that_name_no_function(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::
+        test_function_name_and_qualifier_validation[function_name_too_long-...],
+        [incomplete_arn-...] and [latest_version_with_additional_qualifier-...]:
+        64 characters is a limit of names created, not of names looked up."""
+        for name, invoke_arn, get_arn in [
+                ('a' * 65, f'{ARN}:{"a" * 65}:$LATEST', f'{ARN}:{"a" * 65}'),
+                (f'arn:aws:lambda:{REGION}:{ACCOUNT}:function', f'{ARN}:function:$LATEST',
+                 f'{ARN}:function')]:
+            with self.subTest(name=name):
+                self.assertNotFound(lambda: self.lambdas.invoke(FunctionName=name), invoke_arn)
+                self.assertNotFound(lambda: self.lambdas.get_function(FunctionName=name),
+                                    get_arn)
+        for call in (self.lambdas.invoke, self.lambdas.get_function):
+            self.assertInvalid(lambda: call(FunctionName=f'{ARN}:my-function:$LATEST',
+                                            Qualifier='1'),
+                               'The derived qualifier from the function name does not match '
+                               'the specified qualifier.')
