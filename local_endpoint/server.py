@@ -4,7 +4,6 @@ package wherever moto cannot run code (Lambda invocations, S3 notifications).
     python -m local_endpoint [--port 4566] [--state-dir .local]
 """
 import argparse
-import base64
 import io
 import json
 import logging
@@ -22,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from local_endpoint import (aliases, function_names, lambda_api, lambda_errors,
+from local_endpoint import (aliases, function_names, lambda_api, lambda_errors, log_result,
                             payload_encoding)
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
                             invoke_config, post_policy, publishing, request_guard, s3_cors,
@@ -40,7 +39,6 @@ from local_endpoint.unpack import UnpackError
 DEFAULT_PORT = 4566
 LOOPBACK = '127.0.0.1'
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
-LOG_TAIL_BYTES = 4096
 FAULT_FIELDS = {'bucket': str, 'count': int, 'status': int, 'code': str, 'message': str}
 FAULT_DEFAULTS = {'status': 503, 'code': 'SlowDown', 'message': 'Please reduce your request rate.'}
 
@@ -273,8 +271,7 @@ class Endpoint:
         if not outcome.ok:
             headers['X-Amz-Function-Error'] = 'Unhandled'
         if request.headers.get('X-Amz-Log-Type') == 'Tail':
-            tail = '\n'.join(outcome.log_lines).encode()[-LOG_TAIL_BYTES:]
-            headers['X-Amz-Log-Result'] = base64.b64encode(tail).decode()
+            headers['X-Amz-Log-Result'] = log_result.tail(outcome.log_lines)
         return Response(outcome.payload, status=200, headers=headers,
                         content_type='application/json')
 

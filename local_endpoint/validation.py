@@ -1,18 +1,25 @@
-"""The checks Lambda makes of a function's Runtime and Role, which moto does not make.
+"""The checks Lambda makes of a function's name and configuration, which moto does not make.
 
-moto stores any Runtime (`non-existent-runtime`, `PYTHON3.9`) and, on
-update-function-configuration, any Role (`r1`); the function is then refused only when invoked,
-or runs with a role that is not one. Lambda refuses both calls first (LocalStack's recordings of
-AWS, test_lambda_api.snapshot.json, test_create_lambda_exceptions and
-test_update_lambda_exceptions):
+moto stores any Runtime (`non-existent-runtime`, `PYTHON3.9`), Handler, Timeout and MemorySize
+and, on update-function-configuration, any Role (`r1`); the function is then refused only when
+invoked, or runs with a role that is not one. It takes create-function's FunctionName as the
+name, an ARN included. Lambda refuses these calls first (LocalStack's recordings of AWS,
+test_lambda_api.snapshot.json, test_create_lambda_exceptions, test_update_lambda_exceptions,
+test_function_arns):
 - a Runtime not among those it creates functions with: InvalidParameterValueException
   "Value R at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [...]
   or be a valid ARN", the set as AWS printed it (January 2026, its order included);
 - a runtime it no longer creates or updates functions with (python3.7, go1.x, ...):
   InvalidParameterValueException "The runtime parameter of R is no longer supported ..."
   (test_create_deprecated_function_runtime_with_validation_enabled);
-- a Role that is not a role ARN: ValidationException "1 validation error detected: Value 'r1'
-  at 'role' failed to satisfy constraint: Member must satisfy regular expression pattern: ...".
+- a Role, Handler, Timeout or MemorySize outside the model (pattern, length, least value):
+  ValidationException "1 validation error detected: Value 'r1' at 'role' failed to satisfy
+  constraint: ...";
+- more than Lambda's quotas (the model allows more, for other kinds of function): Timeout over
+  900 and MemorySize over 10240, in the words AWS answers them with;
+- a FunctionName outside create-function's model, ValidationException; a name (the ARN's last
+  part) over 64 characters, InvalidParameterValueException; an ARN of another region, 404
+  (local_endpoint.function_names). An ARN or a partial ARN creates the function it names.
 """
 import re
 from functools import lru_cache
@@ -21,12 +28,20 @@ import botocore.session
 from moto.awslambda import models
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 
+from local_endpoint import function_names
+
 # As AWS printed them in its answer (recorded 12-01-2026), in its order.
 RUNTIMES = ('nodejs20.x', 'python3.14', 'provided.al2023', 'python3.12', 'python3.13',
             'nodejs24.x', 'nodejs22.x', 'java25', 'python3.10', 'python3.11', 'java21',
             'ruby3.3', 'ruby3.4', 'ruby3.2', 'python3.8', 'python3.9', 'java17', 'nodejs16.x',
             'dotnet10', 'dotnet8', 'java11', 'dotnet6', 'nodejs18.x', 'provided.al2',
             'java8.al2')
+# The request members checked against the model: its name, the name in AWS's refusals.
+MODELLED = {'Role': 'role', 'Handler': 'handler', 'Timeout': 'timeout',
+            'MemorySize': 'memorySize'}
+MAX_TIMEOUT_SECONDS = 900
+MAX_MEMORY_MB = 10240
+MAX_NAME_LENGTH = 64
 
 
 @lru_cache(maxsize=None)
@@ -39,9 +54,10 @@ def _known_runtimes():
     return set(_model().shape_for('Runtime').enum)
 
 
-def _role_pattern():
-    """The pattern of a role ARN in Lambda's model, as AWS prints it in its refusal."""
-    return _model().shape_for('RoleArn').metadata['pattern']
+def refused(member, value, constraint):
+    return LambdaClientError('ValidationException', f"1 validation error detected: Value "
+                                                    f"'{value}' at '{member}' failed to satisfy "
+                                                    f"constraint: {constraint}")
 
 
 def check_runtime(runtime):
@@ -57,22 +73,55 @@ def check_runtime(runtime):
         f"value set: [{', '.join(RUNTIMES)}] or be a valid ARN")
 
 
-def check_role(role):
-    pattern = _role_pattern()
-    if not isinstance(role, str) or not re.fullmatch(pattern, role):
-        raise LambdaClientError(
-            'ValidationException', f"1 validation error detected: Value '{role}' at 'role' "
-                                   f"failed to satisfy constraint: Member must satisfy regular "
-                                   f"expression pattern: {pattern}")
+def check_modelled(operation, request):
+    """The model's constraints on the members in MODELLED, in that order."""
+    members = _model().operation_model(operation).input_shape.members
+    for key, member in MODELLED.items():
+        if key not in request:
+            continue
+        value, metadata = request[key], members[key].metadata
+        pattern = metadata.get('pattern')
+        if isinstance(value, str):
+            if pattern and not re.fullmatch(pattern, value):
+                raise refused(member, value, f'Member must satisfy regular expression pattern: '
+                                             f'{pattern}')
+            if len(value) > metadata.get('max', len(value)):
+                raise refused(member, value, f'Member must have length less than or equal to '
+                                             f'{metadata["max"]}')
+        elif isinstance(value, int) and value < metadata.get('min', value):
+            raise refused(member, value, f'Member must have value greater than or equal to '
+                                         f'{metadata["min"]}')
 
 
-def check(request):
-    """Refuse a request's Role and Runtime as Lambda does: the Role (checked against the API's
-    model, before Lambda sees the request) first."""
-    if 'Role' in request:
-        check_role(request['Role'])
+def check_quotas(request):
+    if request.get('Timeout', 0) > MAX_TIMEOUT_SECONDS:
+        raise refused('timeout', request['Timeout'], f'Member must have value less than or '
+                                                     f'equal to {MAX_TIMEOUT_SECONDS}')
+    if request.get('MemorySize', 0) > MAX_MEMORY_MB:
+        raise LambdaClientError('ValidationException', f"'MemorySize' value failed to satisfy "
+                                                       f"constraint: Member must have value less "
+                                                       f"than or equal to {MAX_MEMORY_MB}")
+
+
+def check(operation, request):
+    """Refuse a request's configuration as Lambda does: the model's constraints (checked before
+    Lambda sees the request) first."""
+    check_modelled(operation, request)
+    check_quotas(request)
     if request.get('Runtime') is not None:
         check_runtime(request['Runtime'])
+
+
+def created_name(backend, name_or_arn):
+    """The name create-function gives the function, or Lambda's refusal of FunctionName."""
+    function_names.check_parameters('CreateFunction', name_or_arn)
+    function_names.check_region(name_or_arn, backend.region_name)
+    name = function_names.split(name_or_arn)[0]
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterValueException(
+            f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {MAX_NAME_LENGTH}")
+    return name
 
 
 def install():
@@ -85,11 +134,12 @@ def install():
     create, update_configuration = backend.create_function, backend.update_function_configuration
 
     def create_function(self, spec):
-        check(spec)
-        return create(self, spec)
+        name = created_name(self, spec.get('FunctionName', ''))
+        check('CreateFunction', spec)
+        return create(self, {**spec, 'FunctionName': name})
 
     def update_function_configuration(self, function_name, qualifier, body):
-        check(body)
+        check('UpdateFunctionConfiguration', body)
         return update_configuration(self, function_name, qualifier, body)
 
     backend.create_function = create_function

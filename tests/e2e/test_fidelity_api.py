@@ -148,9 +148,13 @@ class InvokeTest(LambdaAnswers):
 
     def test_log_tail(self):
         """test_lambda.snapshot.json, TestLambdaFeatures::test_invocation_with_qualifier,
-        log_result (the REPORT line left out there) and test_invocation_with_logs, logs."""
+        log_result (the REPORT line left out there) and test_invocation_with_logs, logs: a
+        cold start's tail has no INIT_START, and each line ends in a newline."""
         answer = self.invoke(FunctionName='logs', Payload=b'{}', LogType='Tail')
-        lines = base64.b64decode(answer['LogResult']).decode().splitlines()
+        tail = base64.b64decode(answer['LogResult']).decode()
+        self.assertTrue(tail.endswith('\t\n'), repr(tail[-20:]))
+        lines = tail.splitlines()
+        self.assertEqual(len(lines), 5, lines)
         request_id = answer['ResponseMetadata']['RequestId']
         self.assertEqual(lines[:2], [f'START RequestId: {request_id} Version: $LATEST',
                                      'Lambda log message - print function'])
@@ -158,7 +162,8 @@ class InvokeTest(LambdaAnswers):
                                    rf'{request_id}\tLambda log message - logging module$')
         self.assertEqual(lines[3], f'END RequestId: {request_id}')
         self.assertRegex(lines[4], rf'^REPORT RequestId: {request_id}\tDuration: [0-9.]+ ms\t'
-                                   rf'Billed Duration: \d+ ms\tMemory Size: 128 MB\t')
+                                   rf'Billed Duration: \d+ ms\tMemory Size: 128 MB\t'
+                                   rf'Max Memory Used: \d+ MB\tInit Duration: [0-9.]+ ms\t$')
 
     def test_an_unhandled_error(self):
         """test_lambda.snapshot.json, TestLambdaErrors::test_lambda_handler_error,
@@ -495,3 +500,61 @@ class ControlPlaneTest(LambdaAnswers):
                                             Qualifier='1'),
                                'The derived qualifier from the function name does not match '
                                'the specified qualifier.')
+
+    def test_create_function_by_arn_and_its_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_function_arns:
+        create-function-arn-response and create-function-partial-arn-response (the function is
+        named by the ARN's last part), invalid_function_name_exc, long_function_name_exc,
+        long_function_arn_exc, function_arn_other_region_exc."""
+        for name, given in [('by-arn', f'{ARN}:by-arn'),
+                            ('by-partial-arn', f'{ACCOUNT}:function:by-partial-arn')]:
+            with self.subTest(given=given):
+                answer = self.create(given)
+                self.assertEqual((answer['FunctionName'], answer['FunctionArn']),
+                                 (name, f'{ARN}:{name}'))
+        create_pattern = ('(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?'
+                          r'-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)'
+                          r'(:(\$LATEST|[a-zA-Z0-9-_]+))?')
+        self.assertRefused(lambda: self.create('invalid:function:name'), 400,
+                           'ValidationException',
+                           "1 validation error detected: Value 'invalid:function:name' at "
+                           "'functionName' failed to satisfy constraint: Member must satisfy "
+                           f"regular expression pattern: {create_pattern}")
+        self.assertInvalid(lambda: self.create('a' * 65),
+                           f"1 validation error detected: Value '{'a' * 65}' at 'functionName' "
+                           f"failed to satisfy constraint: Member must have length less than or "
+                           f"equal to 64")
+        long_arn = f'{ARN}:' + 'a' * (140 - len(ARN))
+        self.assertRefused(lambda: self.create(long_arn), 400, 'ValidationException',
+                           f"1 validation error detected: Value '{long_arn}' at 'functionName' "
+                           f"failed to satisfy constraint: Member must have length less than or "
+                           f"equal to 140")
+        message = ("Functions from 'ap-southeast-1' are not reachable in this region "
+                   "('us-east-1')")
+        self.assertRefused(lambda: self.create(
+            f'arn:aws:lambda:ap-southeast-1:{ACCOUNT}:function:elsewhere'), 404,
+            'ResourceNotFoundException', message, Message=message, Type='User')
+
+    def test_configuration_outside_lambdas_limits(self):
+        """AWS Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+        a timeout of at most 900 s and at most 10,240 MB of memory, refused as AWS words it
+        (ValidationException "... Value '901' at 'timeout' ... less than or equal to 900", and
+        "'MemorySize' value failed to satisfy constraint: ..."); a Handler outside the model's
+        pattern [^\\s]+ (the model's constraints, as in test_create_lambda_exceptions)."""
+        update = self.lambdas.update_function_configuration
+        self.assertRefused(lambda: self.create('too-long', Timeout=901), 400,
+                           'ValidationException',
+                           "1 validation error detected: Value '901' at 'timeout' failed to "
+                           "satisfy constraint: Member must have value less than or equal to 900")
+        self.assertRefused(lambda: update(FunctionName='exists', MemorySize=10241), 400,
+                           'ValidationException',
+                           "'MemorySize' value failed to satisfy constraint: Member must have "
+                           "value less than or equal to 10240")
+        self.assertRefused(lambda: update(FunctionName='exists', Handler='handler .handler'), 400,
+                           'ValidationException',
+                           "1 validation error detected: Value 'handler .handler' at 'handler' "
+                           "failed to satisfy constraint: Member must satisfy regular expression "
+                           "pattern: [^\\s]+")
+        configuration = self.lambdas.get_function_configuration(FunctionName='exists')
+        self.assertEqual((configuration['MemorySize'], configuration['Handler']),
+                         (128, 'handler.handler'))
