@@ -37,12 +37,138 @@ INIT_TIMEOUT_SECONDS = 10  # Lambda's own limit for the init phase
 MB = 1024 * 1024
 # The runtime's first process, once the environment around it is set up: it says so on the
 # pipe it was given as stdin, then becomes the runtime with stdin from /dev/null. Init Duration
-# starts there, as Lambda's starts once the microVM is up.
-RUNTIME_STARTS = 'echo >&0; exec "$@" </dev/null'
+# starts there, as Lambda's starts once the microVM is up. The shells that set the sandbox up
+# (its mounts) change folder on the way: OLDPWD, which Lambda does not set, goes.
+RUNTIME_STARTS = 'echo >&0; unset OLDPWD; exec "$@" </dev/null'
 # Lambda names the signal that ended a runtime as Go does: "signal: killed".
 SIGNAL_NAMES = {signal.SIGKILL: 'killed', signal.SIGSEGV: 'segmentation fault',
                 signal.SIGABRT: 'aborted', signal.SIGTERM: 'terminated',
                 signal.SIGBUS: 'bus error'}
+# The runtime's entry: its import path comes as an argument, so that the function sees
+# PYTHONPATH as Lambda sets it (the runtime folder alone) and sys.path as Lambda orders it.
+BOOTSTRAP = ('import runpy, sys; sys.path[:1] = sys.argv.pop(1).split(":"); '
+             'runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)')
+# Where Lambda's X-Ray daemon listens (169.254.100.1:2000 on AWS). No daemon listens here: what
+# an X-Ray SDK sends there is a UDP datagram to this machine, lost.
+XRAY_DAEMON = ('127.0.0.1', '2000')
+# awslambdaric writes its log records (the logging module's, an error's "[ERROR] ..." record)
+# as frames to this descriptor, one CloudWatch event each, as it does on Lambda; print's
+# output is lines. Both go to the same pipe, in order: 0xa55a00XX starts a frame.
+TELEMETRY_FD = '1'
+FRAME_MAGIC = b'\xa5\x5a\x00'
+TIMED_OUT = 'Sandbox.Timedout'
+FRAME_HEADER_BYTES = 16  # type (4), length (4), timestamp (8)
+MAX_EVENT_BYTES = 256 * 1024  # CloudWatch's event size: a longer line is cut there
+
+
+def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
+    """The variables Lambda sets, in the form AWS gives them (test_lambda_common's
+    introspection recording), with each AWS path mapped to its local folder: /var/task to the
+    task root, /var/runtime to the runtime folder, /var/lang to the interpreter's prefix and
+    /opt to the layers (no /opt entries without layers)."""
+    lang = os.path.dirname(os.path.dirname(interpreter))
+    opt_bin = [os.path.join(opt, 'bin')] if opt else []
+    opt_lib = [os.path.join(opt, 'lib')] if opt else []
+    host, port = XRAY_DAEMON
+    return {
+        'PATH': os.pathsep.join([os.path.join(lang, 'bin'), '/usr/local/bin', '/usr/bin/',
+                                 '/bin', *opt_bin]),
+        'LD_LIBRARY_PATH': os.pathsep.join([
+            os.path.join(lang, 'lib'), '/lib64', '/usr/lib64', runtime_dir,
+            os.path.join(runtime_dir, 'lib'), task_root, os.path.join(task_root, 'lib'),
+            *opt_lib]),
+        'PYTHONPATH': runtime_dir,
+        'LANG': 'en_US.UTF-8',
+        # Python sets it on Lambda (PEP 538: en_US.UTF-8 is not installed there); here too,
+        # whatever locales this machine has.
+        'LC_CTYPE': 'C.UTF-8',
+        'TZ': ':UTC', 'PWD': task_root, 'SHLVL': '0',
+        '_HANDLER': spec.handler, 'AWS_REGION': spec.region, 'AWS_DEFAULT_REGION': spec.region,
+        'AWS_EXECUTION_ENV': f'AWS_Lambda_{spec.runtime}',
+        'AWS_LAMBDA_FUNCTION_NAME': spec.name,
+        'AWS_LAMBDA_FUNCTION_MEMORY_SIZE': str(spec.memory_size),
+        'AWS_LAMBDA_FUNCTION_VERSION': spec.version,
+        'AWS_LAMBDA_LOG_GROUP_NAME': f'/aws/lambda/{spec.name}',
+        'AWS_LAMBDA_INITIALIZATION_TYPE': 'on-demand',
+        'AWS_XRAY_CONTEXT_MISSING': 'LOG_ERROR', 'AWS_XRAY_DAEMON_ADDRESS': f'{host}:{port}',
+        '_AWS_XRAY_DAEMON_ADDRESS': host, '_AWS_XRAY_DAEMON_PORT': port,
+        'LAMBDA_TASK_ROOT': task_root, 'LAMBDA_RUNTIME_DIR': runtime_dir,
+        # awslambdaric takes it out of os.environ before the function loads, as on Lambda.
+        '_LAMBDA_TELEMETRY_LOG_FD': TELEMETRY_FD,
+    }
+
+
+def import_path(runtime, task_root, runtime_dir, opt):
+    """sys.path's first entries as Lambda's Python runtime orders them: the task root, the
+    layers' site-packages and python folders, the runtime folder."""
+    layers = [os.path.join(opt, 'python', 'lib', runtime, 'site-packages'),
+              os.path.join(opt, 'python')] if opt else []
+    return [task_root, *layers, runtime_dir]
+
+
+def platform_record(request_id, outcome):
+    """What Lambda logs when it ends an invocation itself: a timeout as
+    "<time> <request id> Task timed out after 1.00 seconds", anything else as its message and
+    error type."""
+    message = json.loads(outcome.payload)['errorMessage']
+    if outcome.error_type == TIMED_OUT:
+        now = datetime.now(timezone.utc)
+        stamp = now.strftime('%Y-%m-%dT%H:%M:%S.') + f'{now.microsecond // 1000:03d}Z'
+        return f'{stamp} {request_id} {message.split(" Error: ", 1)[1]}\n'
+    return f'{message}\n{outcome.error_type}\n'
+
+
+class LogEvents:
+    """The runtime's output as CloudWatch events: a frame is one event as written; a line of
+    text is one event with its newline, an empty line none (as Lambda files print's output)."""
+
+    def __init__(self):
+        self.buffer = b''
+        self.events = []
+
+    def feed(self, data):
+        self.buffer += data
+        while self.buffer:
+            if self.buffer.startswith(FRAME_MAGIC):
+                if not self._take_frame():
+                    return
+                continue
+            newline = self.buffer.find(b'\n')
+            frame = self.buffer.find(FRAME_MAGIC)
+            if frame != -1 and (newline == -1 or frame < newline):
+                self._take_text(frame, frame)  # text left unfinished before a frame
+            elif newline != -1:
+                self._take_text(newline, newline + 1)
+            elif len(self.buffer) >= MAX_EVENT_BYTES:
+                self._take_text(MAX_EVENT_BYTES, MAX_EVENT_BYTES)
+            else:
+                return
+
+    def flush(self):
+        """At the end of an invocation or of the output: unfinished text is an event too."""
+        if self.buffer and not self.buffer.startswith(FRAME_MAGIC):
+            self._take_text(len(self.buffer), len(self.buffer))
+
+    def take(self):
+        events, self.events = self.events, []
+        return events
+
+    def _take_frame(self):
+        if len(self.buffer) < FRAME_HEADER_BYTES:
+            return False
+        length = int.from_bytes(self.buffer[4:8], 'big')
+        end = FRAME_HEADER_BYTES + length
+        if len(self.buffer) < end:
+            return False
+        message = self.buffer[FRAME_HEADER_BYTES:end]
+        self.buffer = self.buffer[end:]
+        self.events.append(message[:MAX_EVENT_BYTES].decode(errors='replace'))
+        return True
+
+    def _take_text(self, stop, resume):
+        line, self.buffer = self.buffer[:stop], self.buffer[resume:]
+        if line:
+            self.events.append(line.decode(errors='replace') + '\n')
 
 
 @dataclass(frozen=True)
@@ -77,8 +203,11 @@ class Outcome:
     duration_ms: float = 0.0
     max_memory_mb: int = 0
     init_duration_ms: float = None
-    log_lines: list = field(default_factory=list)
+    log_lines: list = field(default_factory=list)  # CloudWatch events, newlines included
     environment_usable: bool = True
+    # REPORT's Status when Lambda itself ended the invocation ('timeout', 'error'); None when
+    # the function answered, an error of its own included.
+    status: str = None
 
 
 class ExecutionEnvironment:
@@ -94,44 +223,27 @@ class ExecutionEnvironment:
                                     self.host.run_dir)
         self.opt = unpack.unpacked(spec.layers, os.path.join(state_dir, 'opt'),
                                    self.host.run_dir) if spec.layers else None
-        self._lines = []
-        self._partial = b''
+        self._events = LogEvents()
         self._lines_lock = threading.Lock()
         self._killed_for = None
         self._ended = False
         self._end_lock = threading.Lock()
         self.group = self.filesystem = self.process = None
         self.api = RuntimeAPI()
-        python_path = [task_root]
-        if self.opt:
-            version = spec.runtime.replace('python', '')
-            python_path += [os.path.join(self.opt, 'python'),
-                            os.path.join(self.opt, 'python', 'lib', f'python{version}',
-                                         'site-packages')]
-        python_path.append(runtime_dir)
-        environment = {
-            'PATH': '/usr/local/bin:/usr/bin:/bin', 'LANG': 'C.UTF-8', 'TZ': ':UTC',
-            'PYTHONUNBUFFERED': '1', 'PYTHONPATH': os.pathsep.join(python_path),
-            'LD_LIBRARY_PATH': os.pathsep.join(
-                ([os.path.join(self.opt, 'lib')] if self.opt else []) + ['/lib64', '/usr/lib64']),
-            '_HANDLER': spec.handler, 'AWS_REGION': spec.region,
-            'AWS_DEFAULT_REGION': spec.region, 'AWS_EXECUTION_ENV': f'AWS_Lambda_{spec.runtime}',
-            'AWS_LAMBDA_FUNCTION_NAME': spec.name,
-            'AWS_LAMBDA_FUNCTION_MEMORY_SIZE': str(spec.memory_size),
-            'AWS_LAMBDA_FUNCTION_VERSION': spec.version,
-            'AWS_LAMBDA_LOG_GROUP_NAME': f'/aws/lambda/{spec.name}',
+        environment = lambda_variables(spec, interpreter, task_root, runtime_dir, self.opt)
+        environment.update({
             'AWS_LAMBDA_LOG_STREAM_NAME': self.log_stream,
-            'AWS_LAMBDA_INITIALIZATION_TYPE': 'on-demand',
+            'AWS_LAMBDA_RUNTIME_API': self.api.address,
             **credentials, 'AWS_ENDPOINT_URL': endpoint_url,
-            'AWS_LAMBDA_RUNTIME_API': self.api.address, 'LAMBDA_TASK_ROOT': task_root,
-            'LAMBDA_RUNTIME_DIR': runtime_dir,
-        }
+        })
         # The function's own variables; /opt means where its layers were unpacked.
         for name, value in spec.environment:
             if self.opt and (value == '/opt' or value.startswith('/opt/')):
                 value = self.opt + value[4:]
             environment[name] = value
-        command = [interpreter, '-S', '-m', 'awslambdaric', spec.handler]
+        command = [interpreter, '-S', '-c', BOOTSTRAP,
+                   os.pathsep.join(import_path(spec.runtime, task_root, runtime_dir, self.opt)),
+                   spec.handler]
         limits = Limits.for_function(spec.memory_size)
         spare = self.host.spares.take(spec.ephemeral_storage) if self.host.spares else None
         if spare is not None:  # a sandbox made ahead: the runtime starts in it now
@@ -185,8 +297,8 @@ class ExecutionEnvironment:
             os.close(descriptor)
 
     def _read_output(self):
-        """File the process's output as lines. Bytes leave the pipe only under the lock that
-        take_lines holds, so "the pipe is empty" there means "everything is filed"."""
+        """File the process's output as log events. Bytes leave the pipe only under the lock
+        that take_lines holds, so "the pipe is empty" there means "everything is filed"."""
         descriptor = self.process.stdout.fileno()
         while True:
             try:
@@ -194,17 +306,11 @@ class ExecutionEnvironment:
                 with self._lines_lock:
                     data = os.read(descriptor, 1 << 16)
                     if not data:
-                        self._file_partial_line()
+                        self._events.flush()
                         return
-                    *complete, self._partial = (self._partial + data).split(b'\n')
-                    self._lines.extend(line.decode(errors='replace') for line in complete)
+                    self._events.feed(data)
             except (OSError, ValueError):  # closed: nothing more will come
                 return
-
-    def _file_partial_line(self):
-        if self._partial:
-            self._lines.append(self._partial.decode(errors='replace'))
-            self._partial = b''
 
     def take_lines(self, limit_ms=200):
         """The output since the last call.
@@ -216,9 +322,8 @@ class ExecutionEnvironment:
         while True:
             with self._lines_lock:
                 if self._unread() == 0 or time.monotonic() > deadline:
-                    self._file_partial_line()
-                    lines, self._lines = self._lines, []
-                    return lines
+                    self._events.flush()
+                    return self._events.take()
             time.sleep(0.001)
 
     def _unread(self):
@@ -278,7 +383,10 @@ class ExecutionEnvironment:
         if pending.kind is None:  # the process died or was stopped mid-invocation
             outcome.environment_usable = False
             outcome.error_type, outcome.payload = self._death(request_id)
+            outcome.status = 'timeout' if outcome.error_type == TIMED_OUT else 'error'
         outcome.log_lines = self.take_lines()
+        if outcome.status is not None:
+            outcome.log_lines.append(platform_record(request_id, outcome))
         if not outcome.ok and outcome.error_type is None:
             outcome.error_type = 'Unhandled'
         outcome.environment_usable = outcome.environment_usable and self.alive()
@@ -288,8 +396,8 @@ class ExecutionEnvironment:
     def _death(self, request_id):
         if self._killed_for == 'timeout':
             message = f'RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds'
-            return 'Sandbox.Timedout', json.dumps({'errorType': 'Sandbox.Timedout',
-                                                   'errorMessage': message}).encode()
+            return TIMED_OUT, json.dumps({'errorType': TIMED_OUT,
+                                          'errorMessage': message}).encode()
         if self._killed_for == 'memory' or self.group.out_of_memory():
             message = f'RequestId: {request_id} Error: Runtime exited with error: signal: killed'
             return 'Runtime.OutOfMemory', json.dumps({'errorType': 'Runtime.OutOfMemory',
@@ -317,7 +425,7 @@ class ExecutionEnvironment:
         else:
             error_type, body = self._death(request_id)
         return Outcome(ok=False, payload=body, error_type=error_type, environment_usable=False,
-                       log_lines=self.take_lines())
+                       log_lines=self.take_lines(), status='error')
 
     def kill(self, reason='shutdown'):
         """End the environment: every process it started, its group, its /tmp. Once."""

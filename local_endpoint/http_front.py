@@ -23,10 +23,13 @@ from werkzeug.wrappers import Response
 from local_endpoint import url_cors
 from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
-                                           UnsupportedRuntime)
+                                           UnsupportedRuntime, new_trace_root)
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
+# Headers of one connection, not of the request: Lambda's front end passes none of them on.
+HOP_BY_HOP = frozenset({'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
+                        'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'})
 TEXT_TYPES = ('text/', 'application/json', 'application/xml', 'application/javascript',
               'application/x-www-form-urlencoded')
 
@@ -84,7 +87,7 @@ class HttpFront:
         prefix = URL_PREFIX if request.path.startswith(URL_PREFIX) else API_PREFIX
         front_id, _, rest = request.path[len(prefix):].partition('/')
         if (prefix, front_id) not in self.functions:
-            return json_response(404, {'message': 'Not Found'})
+            return not_found(prefix)
         account, region, name = self.functions[prefix, front_id]  # name may be F:alias
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
@@ -96,62 +99,98 @@ class HttpFront:
         try:
             spec, reserved = self.lambdas.spec(account, region, name)
         except FunctionNotFound:
-            return json_response(404, {'message': 'Not Found'})
+            return not_found(prefix)
         except UnsupportedRuntime as error:
             return json_response(500, {'message': str(error)})
         request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
+        request_id, trace_root = str(uuid.uuid4()), new_trace_root()
         try:
-            event = json.dumps(payload_v2(request, front_id, '/' + rest, account)).encode()
+            event = json.dumps(payload_v2(request, front_id, request_id, trace_root)).encode()
         except RequestEntityTooLarge:
             return payload_too_large(prefix)
         if len(event) > MAX_SYNC_PAYLOAD_BYTES:  # the body as the event carries it, and more
             return payload_too_large(prefix)
         try:
-            _, outcome = self.lambdas.invoke(spec, reserved, event)
+            _, outcome = self.lambdas.invoke(spec, reserved, event, request_id=request_id,
+                                             trace_root=trace_root)
         except Throttled:
             return json_response(429, {'message': 'Too Many Requests'})
         except ArchitectureMismatch as refusal:  # the endpoint's own: it says why
             return json_response(502, {'message': str(refusal)})
         if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
-            return json_response(502 if prefix == URL_PREFIX else 500,
-                                 {'message': 'Internal Server Error'})
-        return url_cors.add_headers(cors, request, response_from(outcome.payload))
+            response = (Response('Internal Server Error', status=502,
+                                 content_type='application/json') if prefix == URL_PREFIX
+                        else json_response(500, {'message': 'Internal Server Error'}))
+        else:
+            response = url_cors.add_headers(cors, request, response_from(outcome.payload))
+        response.headers['x-amzn-RequestId'] = request_id
+        return response
 
 
-def payload_v2(request, url_id, path, account):
-    """The event Lambda builds for a function URL (payload format 2.0)."""
+def payload_v2(request, url_id, request_id, trace_root):
+    """The event Lambda builds for a function URL (payload format 2.0), as recorded in
+    test_lambda.snapshot.json (TestLambdaURL, test_lambda_url_echo_http_fixture_default):
+    header names lower-cased, repeated ones joined by commas, hop-by-hop headers left out,
+    cookies apart, and the headers Lambda's front end adds (x-amzn-trace-id, x-forwarded-*)."""
     now = datetime.now(timezone.utc)
+    raw_path = request.environ.get('RAW_URI', request.full_path).split('?', 1)[0]
+    raw_path = '/' + raw_path.split('/', 3)[3] if raw_path.count('/') >= 3 else '/'
+    path = '/' + request.path.split('/', 3)[3] if request.path.count('/') >= 3 else '/'
     headers = {}
     for name, value in request.headers.items():
         name = name.lower()
+        if name in HOP_BY_HOP or name == 'cookie':
+            continue
         headers[name] = f'{headers[name]},{value}' if name in headers else value
+    source_ip = request.remote_addr or '127.0.0.1'
+    headers['x-amzn-trace-id'] = trace_root
+    headers['x-forwarded-for'] = (f'{headers["x-forwarded-for"]}, {source_ip}'
+                                  if 'x-forwarded-for' in headers else source_ip)
+    headers['x-forwarded-port'] = str(request.environ.get('SERVER_PORT', ''))
+    headers['x-forwarded-proto'] = request.scheme
     query = {}
     for name, value in parse_qsl(request.query_string.decode(), keep_blank_values=True):
         query[name] = f'{query[name]},{value}' if name in query else value
     body = request.get_data()
-    content_type = request.headers.get('Content-Type', '')
-    textual = not body or content_type.startswith(TEXT_TYPES)
+    text = None
+    if request.headers.get('Content-Type', '').startswith(TEXT_TYPES):
+        try:
+            text = body.decode()
+        except UnicodeDecodeError:  # not the text it claims to be: passed on as bytes
+            pass
     event = {
-        'version': '2.0', 'routeKey': '$default', 'rawPath': path,
+        'version': '2.0', 'routeKey': '$default', 'rawPath': raw_path,
         'rawQueryString': request.query_string.decode(), 'headers': headers,
         'requestContext': {
             'accountId': 'anonymous', 'apiId': url_id,
             'domainName': request.host, 'domainPrefix': url_id,
             'http': {'method': request.method, 'path': path, 'protocol': 'HTTP/1.1',
-                     'sourceIp': request.remote_addr or '127.0.0.1',
+                     'sourceIp': source_ip,
                      'userAgent': request.headers.get('User-Agent', '')},
-            'requestId': str(uuid.uuid4()), 'routeKey': '$default', 'stage': '$default',
+            'requestId': request_id, 'routeKey': '$default', 'stage': '$default',
             'time': now.strftime('%d/%b/%Y:%H:%M:%S +0000'),
             'timeEpoch': int(time.time() * 1000)},
-        'isBase64Encoded': not textual,
+        'isBase64Encoded': bool(body) and text is None,
     }
+    cookies = [cookie.strip() for value in request.headers.getlist('Cookie')
+               for cookie in value.split(';') if cookie.strip()]
+    if cookies:
+        event['cookies'] = cookies
     if query:
         event['queryStringParameters'] = query
-    if request.cookies:
-        event['cookies'] = [f'{name}={value}' for name, value in request.cookies.items(multi=True)]
     if body:
-        event['body'] = body.decode() if textual else base64.b64encode(body).decode()
+        event['body'] = base64.b64encode(body).decode() if text is None else text
     return event
+
+
+def not_found(prefix):
+    """An address that serves no function: a function URL answers as Lambda's front end does
+    for an unknown URL id (test_lambda.snapshot.json, test_lambda_url_non_existing_url); an
+    HTTP API as API Gateway does."""
+    if prefix == URL_PREFIX:
+        return Response('{"Message":null}', status=403, content_type='application/json',
+                        headers={'x-amzn-ErrorType': 'AccessDeniedException'})
+    return json_response(404, {'message': 'Not Found'})
 
 
 def payload_too_large(prefix):
@@ -167,15 +206,23 @@ def payload_too_large(prefix):
 
 
 def response_from(payload):
-    """Lambda's mapping: a dict with statusCode is a response; anything else is JSON."""
+    """Lambda's mapping of a result to an HTTP response (test_lambda.snapshot.json,
+    test_lambda_url_invocation[*]): a dict with statusCode is a response, its dict or list
+    body serialised; any other result is the body, 200, application/json: a string as it is,
+    anything else as compact JSON."""
     try:
         result = json.loads(payload or b'null')
     except ValueError:
-        result = None
-    if not isinstance(result, dict) or 'statusCode' not in result:
         return Response(payload, status=200, content_type='application/json')
-    body = result.get('body', '')
-    if result.get('isBase64Encoded'):
+    if not isinstance(result, dict) or 'statusCode' not in result:
+        return Response(result if isinstance(result, str) else compact_json(result),
+                        status=200, content_type='application/json')
+    body = result.get('body')
+    if body is None:
+        body = ''
+    elif not isinstance(body, str):
+        body = compact_json(body)
+    elif result.get('isBase64Encoded'):
         body = base64.b64decode(body)
     response = Response(body, status=int(result['statusCode']))
     response.headers.remove('Content-Type')
@@ -186,6 +233,10 @@ def response_from(payload):
     if 'Content-Type' not in response.headers:
         response.headers['Content-Type'] = 'application/json'
     return response
+
+
+def compact_json(value):
+    return json.dumps(value, separators=(',', ':'), ensure_ascii=False)
 
 
 def json_response(status, document):

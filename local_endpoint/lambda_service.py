@@ -9,6 +9,7 @@ the function's log group in moto's CloudWatch Logs.
 Invoke's payload limits are Lambda's: 6 MB in and out for a synchronous invocation, 1 MB for an
 asynchronous one (256 KB until 2026), and the payload must be JSON.
 """
+import hashlib
 import json
 import math
 import threading
@@ -30,6 +31,20 @@ MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024
 # Lambda's parser (Jackson) names where a payload stopped being JSON this way.
 JSON_LOCATION = ('\n at [Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` '
                  'disabled); line: {line}, column: {column}]')
+
+
+def runtime_version(runtime, region):
+    """(label, ARN) of the runtime version a function runs, as INIT_START and
+    RuntimeVersionConfig name it: "python:3.12.v1", arn:aws:lambda:REGION::runtime:<64 hex>.
+    Lambda numbers its own builds; the local runtime is one build per runtime name."""
+    digest = hashlib.sha256(f'local-endpoint:{runtime}'.encode()).hexdigest()
+    return (f'{runtime.replace("python", "python:")}.v1',
+            f'arn:aws:lambda:{region}::runtime:{digest}')
+
+
+def new_trace_root():
+    """An X-Ray trace id as Lambda starts one: Root=1-<epoch seconds, hex>-<96 random bits>."""
+    return f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}'
 
 
 class FunctionNotFound(Exception):
@@ -219,10 +234,11 @@ class LambdaService:
             architecture=architectures.of(function)), function.reserved_concurrency
 
     def invoke(self, spec, reserved, payload, wait_for_capacity=False, on_start=None,
-               request_id=None):
+               request_id=None, trace_root=None):
         """Run one invocation; returns (request id, Outcome). on_start is called once an
         environment is acquired, so a caller can tell waiting for capacity from running. An
-        async event's attempts pass its request id: Lambda keeps one for all of them."""
+        async event's attempts pass its request id: Lambda keeps one for all of them. A
+        function URL passes the trace root its event's x-amzn-trace-id names."""
         limit = self.max_concurrency if reserved is None else int(reserved)
         if limit == 0:
             raise Throttled('Rate Exceeded.')
@@ -238,7 +254,7 @@ class LambdaService:
             iam.role_credentials(spec.account, spec.region, spec.role, spec.name)),
             wait_for_capacity)
         request_id = request_id or str(uuid.uuid4())
-        trace_id = f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0'
+        trace_id = f'{trace_root or new_trace_root()};Parent={uuid.uuid4().hex[:16]};Sampled=0'
         outcome = None
         try:
             if on_start is not None:
@@ -259,19 +275,27 @@ class LambdaService:
         return request_id, outcome
 
     def _write_logs(self, spec, environment, request_id, outcome):
+        """Lambda's records around the function's own, each a CloudWatch event ending in a
+        newline as AWS writes them (test_lambda.snapshot.json, test_invocation_type_event_error;
+        test_lambda_runtimes.snapshot.json, test_multi_line_prints)."""
         report = (f'REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t'
                   f'Billed Duration: {math.ceil(outcome.duration_ms)} ms\t'
                   f'Memory Size: {spec.memory_size} MB\t'
                   f'Max Memory Used: {outcome.max_memory_mb} MB\t')
         if outcome.init_duration_ms is not None:
             report += f'Init Duration: {outcome.init_duration_ms:.2f} ms\t'
-        if not outcome.ok:
+        if outcome.status == 'timeout':
+            report += 'Status: timeout\t'
+        elif outcome.status == 'error':
             report += f'Status: error\tError Type: {outcome.error_type}\t'
-        notes = []
-        if outcome.init_duration_ms is not None and spec.runtime in self.runtimes.warnings:
-            notes = [f'[local endpoint] {self.runtimes.warnings[spec.runtime]}']
-        lines = ([f'START RequestId: {request_id} Version: {spec.version}'] + notes
-                 + outcome.log_lines + [f'END RequestId: {request_id}', report])
+        lines = []
+        if environment.invocations == 1:  # its cold start
+            label, arn = runtime_version(spec.runtime, spec.region)
+            lines.append(f'INIT_START Runtime Version: {label}\tRuntime Version ARN: {arn}\n')
+            if spec.runtime in self.runtimes.warnings:
+                lines.append(f'[local endpoint] {self.runtimes.warnings[spec.runtime]}\n')
+        lines += ([f'START RequestId: {request_id} Version: {spec.version}\n']
+                  + outcome.log_lines + [f'END RequestId: {request_id}\n', report + '\n'])
         outcome.log_lines = lines
         self._put_log_lines(spec, environment.log_stream, lines)
 

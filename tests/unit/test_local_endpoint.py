@@ -153,10 +153,11 @@ class ResponseMappingTest(unittest.TestCase):
         self.assertEqual(response.headers.getlist('Set-Cookie'), ['a=1'])
         self.assertEqual(response.get_data(), b'\x00bin')
 
-    def test_anything_else_is_json_with_200(self):
+    def test_anything_else_is_compact_json_with_200(self):
+        """As AWS answers (test_lambda.snapshot.json, test_lambda_url_invocation[dict])."""
         response = response_from(b'{"hello": "world"}')
         self.assertEqual((response.status_code, response.content_type), (200, 'application/json'))
-        self.assertEqual(response.get_data(), b'{"hello": "world"}')
+        self.assertEqual(response.get_data(), b'{"hello":"world"}')
 
 
 class RuntimesTest(unittest.TestCase):
