@@ -29,6 +29,8 @@ NAME = re.compile(r'(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?'
                   r'(?:(?P<region>(?:eusc-)?[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?'
                   r'(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9-_.]+)'
                   r'(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?')
+# As AWS lists them refusing another (its answer quoted in github.com/ex-aws/ex_aws pull 442).
+INVOCATION_TYPES = ('DryRun', 'RequestResponse', 'Event')
 MISMATCH = ('The derived qualifier from the function name does not match the specified '
             'qualifier.')
 # moto routes a function name in a path by this pattern, which has no `$` for `F:$LATEST` and
@@ -66,14 +68,18 @@ def _members(operation):
     return model.operation_model(operation).input_shape.members
 
 
-def check_parameters(operation, name_or_arn, qualifier=None):
+def check_parameters(operation, name_or_arn, qualifier=None, invocation_type=None):
     """Refuse a FunctionName or Qualifier outside the operation's model, as AWS words it
     (test_lambda_api.snapshot.json, test_function_name_and_qualifier_validation): per member,
-    its pattern, else its length."""
+    its pattern, else its length; and Invoke's InvocationType outside its set."""
     members = _members(operation)
     problems = [problem for problem in (
         _problem('functionName', name_or_arn, members['FunctionName']),
         _problem('qualifier', qualifier, members.get('Qualifier'))) if problem]
+    if invocation_type is not None and invocation_type not in INVOCATION_TYPES:
+        problems.append(f"Value '{invocation_type}' at 'invocationType' failed to satisfy "
+                        f"constraint: Member must satisfy enum value set: "
+                        f"[{', '.join(INVOCATION_TYPES)}]")
     if problems:
         raise InvalidParameters(problems)
 

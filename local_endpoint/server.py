@@ -226,7 +226,7 @@ class Endpoint:
                                 f'invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)')
         qualifier = request.args.get('Qualifier')
         try:
-            function_names.check_parameters('Invoke', name, qualifier)
+            function_names.check_parameters('Invoke', name, qualifier, invocation_type)
         except function_names.InvalidParameters as error:
             return lambda_error(400, 'ValidationException', error.message)
         try:
