@@ -403,9 +403,13 @@ class ExecutionEnvironment:
             return 'Runtime.OutOfMemory', json.dumps({'errorType': 'Runtime.OutOfMemory',
                                                       'errorMessage': message}).encode()
         code = self.process.wait(timeout=5)
-        status = (f'signal: {SIGNAL_NAMES.get(-code, -code)}' if code < 0
-                  else f'exit status {code}')
-        message = f'RequestId: {request_id} Error: Runtime exited with error: {status}'
+        if code == 0:  # as AWS words a runtime that exits cleanly mid-invocation
+            reason = 'Runtime exited without providing a reason'
+        elif code < 0:
+            reason = f'Runtime exited with error: signal: {SIGNAL_NAMES.get(-code, -code)}'
+        else:
+            reason = f'Runtime exited with error: exit status {code}'
+        message = f'RequestId: {request_id} Error: {reason}'
         return 'Runtime.ExitError', json.dumps({'errorType': 'Runtime.ExitError',
                                                 'errorMessage': message}).encode()
 

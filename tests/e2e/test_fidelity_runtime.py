@@ -269,6 +269,61 @@ class FunctionRuntimeTest(FidelityTestCase):
                          + r'Init Duration: \d+\.\d\d ms\tStatus: timeout\t\n\Z')
 
 
+    def test_runtime_and_handler_errors(self):
+        """test_lambda.snapshot.json, TestLambdaErrors: test_lambda_runtime_error (an
+        exception at import: the runtime's record, requestId ""), test_lambda_handler_error,
+        test_lambda_runtime_exit and test_lambda_handler_exit (exit status 0: "Runtime exited
+        without providing a reason"), invocation_error; every one FunctionError Unhandled."""
+        cases = {
+            'runtime-error': ('raise Exception("Runtime startup fails")\n', {
+                'errorMessage': 'Runtime startup fails', 'errorType': 'Exception',
+                'requestId': ''}),
+            'handler-error': ('def handler(event, context):\n'
+                              '    raise Exception("Handler fails")\n', {
+                                  'errorMessage': 'Handler fails', 'errorType': 'Exception'}),
+            'runtime-exit': ('import sys\n\nsys.exit(0)\n', {
+                'errorType': 'Runtime.ExitError',
+                'errorMessage': 'RequestId: {id} Error: Runtime exited without providing a '
+                                'reason'}),
+            'handler-exit': ('import sys\n\n\ndef handler(event, context):\n    sys.exit(0)\n', {
+                'errorType': 'Runtime.ExitError',
+                'errorMessage': 'RequestId: {id} Error: Runtime exited without providing a '
+                                'reason'}),
+        }
+        for case, (source, expected) in cases.items():
+            with self.subTest(case):
+                result, payload = self.invoke(self.create_function(case, source))
+                request_id = result['ResponseMetadata']['RequestId']
+                self.assertEqual((result['StatusCode'], result['FunctionError'],
+                                  result['ExecutedVersion']), (200, 'Unhandled', '$LATEST'))
+                if 'stackTrace' in payload:
+                    self.assertIsInstance(payload.pop('stackTrace'), list)
+                if case == 'handler-error':
+                    self.assertEqual(payload.pop('requestId'), request_id)
+                self.assertEqual(payload, {name: value.format(id=request_id)
+                                           for name, value in expected.items()})
+
+    def test_logging_module_record(self):
+        """test_lambda.snapshot.json, test_invocation_with_qualifier, log_result: print's line,
+        then the logging module's record "[INFO]\t<time>\t<request id>\t<message>" (and
+        test_request_id_invoke, log_entries); client_context None."""
+        name = self.create_function('logging', 'import logging\n\n'
+                                    'logging.basicConfig(level=logging.INFO)\n'
+                                    'LOGGER = logging.getLogger(__name__)\n'
+                                    'LOGGER.setLevel(logging.INFO)\n\n\n'
+                                    'def handler(event, context):\n'
+                                    '    print("Lambda log message - print function")\n'
+                                    '    LOGGER.info("Lambda log message - logging module")\n'
+                                    '    return context.client_context\n')
+        result, payload = self.invoke(name)
+        self.assertIsNone(payload)
+        request_id = result['ResponseMetadata']['RequestId']
+        events = self.events(name, 1)
+        self.assertEqual(events[2], 'Lambda log message - print function\n')
+        self.assertRegex(events[3], r'^\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t'
+                                    f'{request_id}\\tLambda log message - logging module\n\\Z')
+
+
 class FunctionUrlTest(FidelityTestCase):
     """Function URLs: the event a request becomes, and the response a result becomes."""
 
