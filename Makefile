@@ -57,7 +57,7 @@ DEPLOY = $(TOOLS) -m deploy
   build size plan create update deploy watch versions rollback promote failed redrive delete \
   clean infra url \
   upload destroy new \
-  up down local-env demo bench tune
+  up down reset local-env demo bench tune
 
 help: ## this list
 	@$(call print_help,"Lambda functions of this project ($(FUNCTIONS))")
@@ -166,6 +166,10 @@ down: ## stop the local endpoint and every function environment it runs
 	  for attempt in $$(seq 1 50); do kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
 	  kill -9 $$(cat $(LOCAL_PID)) 2>/dev/null; echo "local endpoint stopped"; \
 	else echo "local endpoint not running"; fi; rm -f $(LOCAL_PID)
+
+reset: ## stop the local endpoint and forget everything it keeps (LOCAL_STATE/state): the next make up starts clean
+	@$(MAKE) --no-print-directory down
+	@rm -rf $(LOCAL_STATE)/state && echo "local endpoint state removed ($(LOCAL_STATE)/state)"
 
 tune: bootstrap ## FUNCTION's duration and cost at several memory sizes, on the local endpoint (EVENT=, TUNE_OBJECT=)
 	@test "$(words $(FUNCTION))" = 1 && test -n "$(filter $(FUNCTIONS),$(FUNCTION))" || { \

@@ -14,15 +14,15 @@ import time
 from datetime import datetime, timezone
 
 from bench import (build_loop, deploy_loop, gallery_cpu, memory_sizes, resize_engines,
-                   runtime_overhead, service)
+                   runtime_overhead, service, state_store)
 
 PLANS = {
     'full': {'rounds': 15, 'cold': 7, 'warm_invokes': 200, 'warm': 20, 'upload_cold': 5,
              'in_flight': 50, 'gallery': (100, 1000, 10000), 'gallery_requests': 20, 'builds': 5,
-             'edited': build_loop.FUNCTIONS, 'tune': 10, 'deploys': 5},
+             'edited': build_loop.FUNCTIONS, 'tune': 10, 'deploys': 5, 'puts': 30},
     'quick': {'rounds': 3, 'cold': 2, 'warm_invokes': 30, 'warm': 5, 'upload_cold': 2,
               'in_flight': 10, 'gallery': (100, 1000), 'gallery_requests': 5, 'builds': 1,
-              'edited': ('image_list', build_loop.HEAVY), 'tune': 3, 'deploys': 1},
+              'edited': ('image_list', build_loop.HEAVY), 'tune': 3, 'deploys': 1, 'puts': 10},
 }
 
 
@@ -99,6 +99,11 @@ def report(results, plan_name):
         lines += ['', '8. Deploy loop on the local endpoint: make watch and make update, edit to '
                       'live']
         lines += deploy_loop.table(deploys)
+    kept = results.get('state store')
+    if kept:
+        lines += ['', '9. What keeping state costs the endpoint: S3 writes beside the endpoint '
+                      'before it kept anything, alternated; start-up with and without state']
+        lines += state_store.table(kept)
     return '\n'.join(lines)
 
 
@@ -129,6 +134,7 @@ def main(argv=None):
         progress('GALLERY_URL is not set: skipping the stages that need the local endpoint')
     stage('gallery cpu', results, gallery_cpu.run, plan['rounds'])
     stage('build loop', results, build_loop.run, plan['builds'], plan['edited'])
+    stage('state store', results, state_store.run, min(plan['rounds'], 6), plan['puts'])
     results['seconds'] = time.perf_counter() - started
     print(report(results, plan_name))
     os.makedirs(os.path.dirname(os.path.abspath(arguments.json)), exist_ok=True)

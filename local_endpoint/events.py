@@ -8,6 +8,9 @@ past MaximumEventAgeInSeconds. The age is counted in Lambda's time: each retry w
 as Lambda's, not as the shortened local one, so a config behaves as it would on AWS (age 60:
 one attempt, then EventAgeExceeded; age 90: two).
 
+Accepted events are journalled (local_endpoint.event_journal) until done, so the ones a stop
+or a crash interrupts are delivered after the restart, with the same request id.
+
 The result goes where the config says (local_endpoint.destinations: Lambda's record, to an
 SQS queue): OnSuccess, or OnFailure once the event fails for good. An event that fails for
 good is never dropped silently: without an on-failure destination, or when delivery to it
@@ -39,6 +42,7 @@ from local_endpoint import invoke_config
 from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.destinations import DeliveryFailed, deliver, record
 from local_endpoint.environment import INIT_TIMEOUT_SECONDS
+from local_endpoint.event_journal import EventJournal
 from local_endpoint.lambda_service import FunctionNotFound, Throttled, UnsupportedRuntime
 
 RETRY_DELAYS = (1.0, 2.0)  # seconds before the 2nd and 3rd attempts (Lambda: ~60 and ~120)
@@ -116,9 +120,15 @@ class DueEvents:
 
 class AsyncInvoker:
     def __init__(self, lambdas, state_dir, retry_delays=RETRY_DELAYS, workers=WORKERS,
-                 overrun_seconds=OVERRUN_SECONDS, max_wait_seconds=MAX_WAIT_SECONDS):
+                 overrun_seconds=OVERRUN_SECONDS, max_wait_seconds=MAX_WAIT_SECONDS,
+                 settle=lambda: None):
+        """`settle()` runs before an event is marked done: whatever its delivery wrote
+        outside a request (a destination's message) is saved first."""
         self.lambdas = lambdas
+        self.settle = settle
         self.failed_path = os.path.join(state_dir, 'failed-events.jsonl')
+        self.journal = EventJournal(os.path.join(state_dir, 'state', 'events.jsonl'))
+        os.makedirs(os.path.dirname(self.journal.path), exist_ok=True)
         self.retry_delays = tuple(retry_delays)
         self.overrun_seconds = overrun_seconds
         self.max_wait_seconds = max_wait_seconds
@@ -128,14 +138,29 @@ class AsyncInvoker:
         self.attempts = {}  # worker thread id -> Attempt
         self.workers = [threading.Thread(target=self._work, daemon=True, name=f'async-{number}')
                         for number in range(workers)]
+        self.restored = self.journal.load()  # accepted and not done when it last stopped
         for worker in self.workers:
             worker.start()
 
+    def deliver_restored(self):
+        """Queue again what was accepted and not done when the endpoint last stopped: called
+        once the endpoint listens, so that the functions can reach it."""
+        now, wall = time.monotonic(), time.time()
+        for stored in self.restored:
+            self.due.put(Event(stored['account'], stored['region'], stored['function'],
+                               stored['payload'], stored['request_id'],
+                               now - max(0.0, wall - stored['accepted_at']), stored['attempt'],
+                               stored['shortened']), now)
+        count, self.restored = len(self.restored), []
+        return count
+
     def submit(self, account, region, function, payload):
         """Queue an event for `function` (a name, `F:qualifier` or an ARN); returns its
-        request id, the same on every attempt."""
+        request id, the same on every attempt. It is on disk when this returns."""
         request_id = str(uuid.uuid4())
         now = time.monotonic()
+        self.journal.accepted(request_id, account, region, function, payload, 1, 0.0,
+                              time.time())
         self.due.put(Event(account, region, function, payload, request_id, now), now)
         return request_id
 
@@ -146,8 +171,9 @@ class AsyncInvoker:
                 self._deliver(event)
 
     def _deliver(self, event):
+        queued_again = False
         try:
-            self._attempt(event)
+            queued_again = self._attempt(event)
         except Exception as error:  # last resort: whatever went wrong, the worker goes on
             logger.exception('delivering an event to %s failed in the endpoint', event.function)
             self._record(event, 'LocalEndpoint.DeliveryError',
@@ -155,8 +181,13 @@ class AsyncInvoker:
         finally:
             with self.lock:
                 self.attempts.pop(threading.get_ident(), None)
+        if not queued_again and not self.closed.is_set():
+            # Once closing, an attempt may have been cut short: it is delivered again.
+            self.settle()
+            self.journal.done(event.request_id)
 
     def _attempt(self, event):
+        """One attempt; True when the event is queued for another."""
         try:
             spec, reserved = self.lambdas.spec(event.account, event.region, event.function)
         except (FunctionNotFound, UnsupportedRuntime) as error:  # permanent: no retry
@@ -192,10 +223,11 @@ class AsyncInvoker:
             max_age = config.get('MaximumEventAgeInSeconds',
                                  invoke_config.DEFAULT_MAX_AGE_SECONDS)
             if event.age(time.monotonic()) + lambda_delay <= max_age:
-                self.due.put(replace(event, attempt=event.attempt + 1,
-                                     shortened=event.shortened + lambda_delay - delay),
-                             time.monotonic() + delay)
-                return
+                again = replace(event, attempt=event.attempt + 1,
+                                shortened=event.shortened + lambda_delay - delay)
+                self.journal.retried(again.request_id, again.attempt, again.shortened)
+                self.due.put(again, time.monotonic() + delay)
+                return True
             condition = 'EventAgeExceeded'
         undelivered = self._send_result(event, spec, 'OnFailure', condition, response)
         if undelivered is None:
@@ -280,6 +312,7 @@ class AsyncInvoker:
 
     def close(self):
         self.closed.set()
+        self.journal.close()
 
 
 def _error_payload(error_type, message):

@@ -226,3 +226,15 @@ def applying(account, region, name, qualifier=None):
         return Target(account, region, name, qualifier).stored()
     except (InvalidParameterValueException, UnknownFunctionException, KeyError):
         return None
+
+
+def kept():
+    """The configs, for local_endpoint.state: pickled with moto's Lambda backend, the objects
+    they are keyed by stay the same objects."""
+    with CONFIGS_LOCK:
+        return dict(CONFIGS)
+
+
+def restore(configs):
+    with CONFIGS_LOCK:
+        CONFIGS.update(configs)

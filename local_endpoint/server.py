@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import re
 import signal
 import sys
@@ -25,9 +26,9 @@ from local_endpoint import (aliases, function_names, lambda_api, lambda_errors, 
                             payload_encoding)
 from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
                             invoke_config, post_policy, publishing, request_guard, s3_cors,
-                            schedules, versions)
+                            schedules, state, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
-from local_endpoint.http_front import HttpFront
+from local_endpoint.http_front import API_PREFIX, URL_PREFIX, HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
                                            FunctionNotFound, InvalidPayload,
                                            InvalidQualifier, LambdaService,
@@ -39,6 +40,7 @@ from local_endpoint.unpack import UnpackError
 DEFAULT_PORT = 4566
 LOOPBACK = '127.0.0.1'
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
+MAX_ACTION_BODY_BYTES = 1024 * 1024
 FAULT_FIELDS = {'bucket': str, 'count': int, 'status': int, 'code': str, 'message': str}
 FAULT_DEFAULTS = {'status': 503, 'code': 'SlowDown', 'message': 'Please reduce your request rate.'}
 
@@ -67,13 +69,23 @@ class Endpoint:
         self.runtimes = Runtimes(self.state_dir)
         print(self.runtimes.note(), flush=True)  # make up shows it
         self.lambdas = LambdaService(self.state_dir, self.url, self.runtimes)
-        self.events = AsyncInvoker(self.lambdas, self.state_dir,
-                                   **({'retry_delays': retry_delays} if retry_delays else {}))
         self.http = HttpFront(self.url, self.lambdas)
+        self.store = state.Store(self.state_dir, self.url)
+        # The routes of function URLs and HTTP APIs, kept with the service that makes them.
+        self.store.keep('awslambda', 'function-urls', lambda: self.http_routes(URL_PREFIX),
+                        self.http.functions.update)
+        self.store.keep('apigatewayv2', 'http-apis', lambda: self.http_routes(API_PREFIX),
+                        self.http.functions.update)
+        self.store.keep('awslambda', 'invoke-configs', invoke_config.kept, invoke_config.restore)
+        self.loaded = self.store.load()  # before any event is delivered or request answered
+        self.store.watch_internal_writes()
+        self.events = AsyncInvoker(self.lambdas, self.state_dir, settle=self.store.flush,
+                                   **({'retry_delays': retry_delays} if retry_delays else {}))
         self.schedules = schedules.Scheduler(self.events.submit)  # started by serve()
         self.faults = []  # injected S3 write failures, for failure tests
         self.faults_lock = threading.Lock()
         self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto_services = {}  # id(moto's app) -> its service, learnt as requests come
         # moto calls the function inside the S3 request and swallows its errors; S3 delivers
         # asynchronously, after the upload has been answered.
         notifications._invoke_awslambda = self._deliver_s3_event
@@ -133,13 +145,63 @@ class Endpoint:
                 iam.S3Authorization(upload.access_key_id, upload.token, 'PutObject',
                                     upload.bucket).permit(upload.bucket, upload.key)
             with iam.checked_here():
-                return self.moto(environ, start_response)
+                return self.moto_app(environ, start_response)
         request_guard.check_authorization_header(environ)
         if enforcing and 'HTTP_AUTHORIZATION' not in environ:
             return self.unsigned_s3_request(environ, start_response)
         if environ['PATH_INFO'].rstrip('/') == '/v2/apis' and environ['REQUEST_METHOD'] == 'POST':
             return self.create_api(environ, start_response)
-        return self.moto(environ, start_response)
+        return self.moto_app(environ, start_response)
+
+    def moto_app(self, environ, start_response):
+        """moto answers; a change it made is on disk before the answer leaves (local_endpoint
+        .state)."""
+        app = self.moto.get_application(environ)
+        service = self.moto_services.get(id(app))
+        if service is None:
+            service = self.moto_services[id(app)] = next(
+                name for name, instance in self.moto.app_instances.items() if instance is app)
+        action = state_action(environ)
+        if service in state.NOT_KEPT or state.is_read(environ['REQUEST_METHOD'], action):
+            return app(environ, start_response)
+        answered = {}
+
+        def capture(status, headers, exc_info=None):
+            answered['status'] = status
+            return start_response(status, headers, exc_info)
+
+        answer = app(environ, capture)
+        if answered.get('status', '').startswith('2'):
+            try:
+                self.keep(service, environ)
+            except (OSError, RuntimeError, TypeError, AttributeError,
+                    pickle.PicklingError) as error:  # done, but not kept: said, not hidden
+                logging.getLogger(__name__).exception('%s changed, but could not be saved',
+                                                      service)
+                self.store.failed(service, error)
+        return answer
+
+    def keep(self, service, environ):
+        if service != 's3':
+            self.store.saved(service)
+            return
+        path = environ.get('PATH_INFO', '').encode('latin-1').decode('utf-8', 'replace')
+        bucket, _, key = path.lstrip('/').partition('/')
+        if not bucket:
+            return
+        query = environ.get('QUERY_STRING', '')
+        if not key or 'uploadId' in query or re.search(r'(^|&)uploads(=|&|$)', query):
+            self.store.saved('s3')  # the bucket's own settings, or a multipart upload's parts
+        if key and self.store.object_saved(DEFAULT_ACCOUNT_ID, bucket, key) and \
+                environ['REQUEST_METHOD'] == 'PUT':
+            return  # one object written, found by the name in its path
+        # Objects named in a form or a body (form uploads, multi-object deletes), or deleted:
+        # every object of the bucket that differs from its record.
+        self.store.bucket_saved(DEFAULT_ACCOUNT_ID, bucket)
+
+    def http_routes(self, prefix):
+        return {route: target for route, target in list(self.http.functions.items())
+                if route[0] == prefix}
 
     def unsigned_s3_request(self, environ, start_response):
         """With IAM enforced, a request without an Authorization header is a presigned URL,
@@ -148,7 +210,7 @@ class Endpoint:
             raise S3Error(403, 'AccessDenied', 'Access Denied')
         iam.check_presigned(environ)
         with iam.checked_here():
-            return self.moto(environ, start_response)
+            return self.moto_app(environ, start_response)
 
     def add_fault(self, request):
         """POST /_local/faults {"bucket": B, "count": N, "status": 503, "code": "SlowDown"}:
@@ -190,11 +252,12 @@ class Endpoint:
             captured.update(status=status, headers=headers)
             return lambda data: None
 
-        answer = b''.join(self.moto(environ, capture))
+        answer = b''.join(self.moto_app(environ, capture))
         try:
             target = json.loads(body or b'{}').get('target')
             if target and captured['status'].startswith('2'):
                 self.http.quick_create(json.loads(answer)['apiId'], target, DEFAULT_ACCOUNT_ID)
+                self.store.saved('apigatewayv2')
         except (ValueError, KeyError):
             pass
         start_response(captured['status'], captured['headers'])
@@ -278,7 +341,28 @@ class Endpoint:
     def close(self):
         self.schedules.close()
         self.events.close()
+        self.store.close()
         self.lambdas.close()
+
+
+def state_action(environ):
+    """The action of a JSON or query protocol request (X-Amz-Target, or Action= in a form
+    body, read and put back), to tell a read from a write; None for REST APIs."""
+    target = environ.get('HTTP_X_AMZ_TARGET')
+    if target:
+        return target.rpartition('.')[2]
+    if not environ.get('CONTENT_TYPE', '').startswith('application/x-www-form-urlencoded'):
+        return None
+    try:
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= MAX_ACTION_BODY_BYTES:  # too large to look into: taken as a write
+        return None
+    body = environ['wsgi.input'].read(length)
+    environ['wsgi.input'] = io.BytesIO(body)
+    match = re.search(rb'(?:^|&)Action=([A-Za-z0-9]+)', body)
+    return match[1].decode() if match else None
 
 
 def lambda_error(status, error_type, message, **members):
@@ -304,6 +388,10 @@ def serve(port, state_dir, retry_delays=None, enforce_iam=False):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     endpoint.schedules.start()
+    endpoint.store.start_flushing()
+    restored = endpoint.events.deliver_restored()  # the socket listens: functions can call
+    print(endpoint.loaded + (f'; {restored} accepted events to deliver again'
+                             if restored else ''), flush=True)
     print(f'local AWS endpoint on {endpoint.url} (state in {endpoint.state_dir}; IAM '
           f'{"enforced" if iam.enforcing() else "not enforced"})', flush=True)
     try:
@@ -325,7 +413,11 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     logging.getLogger('werkzeug').setLevel(logging.WARNING)
     delays = tuple(float(value) for value in arguments.retry_delays.split(',') if value)
-    serve(arguments.port, arguments.state_dir, delays, arguments.enforce_iam)
+    try:
+        serve(arguments.port, arguments.state_dir, delays, arguments.enforce_iam)
+    except state.StateError as error:
+        print(f'error: {error}', file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

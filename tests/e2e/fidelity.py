@@ -42,7 +42,7 @@ def start_endpoint(state_dir, port, *arguments):
         try:
             with urllib.request.urlopen(f'http://127.0.0.1:{port}/_local/health', timeout=2):
                 return process
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, or accepted and not answered yet (URLError is one)
             time.sleep(0.1)
     process.kill()
     raise AssertionError('the endpoint did not answer within 60 s')
@@ -63,6 +63,7 @@ class FidelityTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.state = tempfile.mkdtemp(prefix='fidelity-')
+        cls.seed(cls.state)
         cls.port = free_port()
         cls.url = f'http://127.0.0.1:{cls.port}'
         cls.process = start_endpoint(cls.state, cls.port)
@@ -73,6 +74,10 @@ class FidelityTestCase(unittest.TestCase):
         except BaseException:
             stop_endpoint(cls.process)
             raise
+
+    @classmethod
+    def seed(cls, state_dir):
+        """Put stored state in the endpoint's folder before it starts (none by default)."""
 
     @classmethod
     def tearDownClass(cls):

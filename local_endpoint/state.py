@@ -1,0 +1,504 @@
+"""What the endpoint keeps across restarts, a crash included: STATE_DIR/state/.
+
+moto keeps every service in memory and forgets it when the process ends. Here each write is on
+disk before it is answered, so a `kill -9` loses nothing that was acknowledged:
+- a service that a request changed (a bucket's settings, a function, a role, a queue, a rule)
+  is pickled whole, moto's own objects as they are, to services/<service>/<account>/<region>
+  (replaced atomically: a crash leaves the old copy or the new one, never half);
+- an S3 object is its own record, objects/<bucket>/<hash of the key>, so an upload writes one
+  small file and its bytes, not the whole bucket;
+- bytes that can be large (object bodies, function and layer zips) are written once to
+  blobs/ and named from the pickles, so a function's zip is not written again when only its
+  alias moves.
+Writes the endpoint makes itself, outside any request (function logs, destination records),
+are saved within a second, and before an async event is marked done (local_endpoint.events).
+
+Restoring puts moto's objects back as they were; nothing is replayed, so no S3 notification,
+schedule or invocation fires again. A format file says which layout and moto wrote the state;
+a later project version loads an earlier layout (tests/fixtures/state-v1 is one, checked by the
+tests) or says why it cannot.
+"""
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+import threading
+import time
+import uuid
+import weakref
+from collections import defaultdict
+from importlib.metadata import version
+
+from moto.backends import get_backend
+from moto.iam.models import AWSManagedPolicy, iam_backends
+from moto.logs.models import LogsBackend
+from moto.s3.models import FakeKey, s3_backends
+from moto.s3.utils import _VersionedKeyStore
+from moto.sqs.models import SQSBackend
+
+FORMAT = 1
+BLOB_MIN_BYTES = 64 * 1024  # smaller values stay inside their pickle
+# Services whose requests change nothing worth keeping: moto's own controls, STS's answers.
+NOT_KEPT = frozenset({'moto_api', 'instance_metadata', 'sts'})
+READ_ACTIONS = re.compile(r'(Get|List|Describe|Head|Filter|Lookup|Search|Scan|Query|BatchGet|'
+                          r'Test|Simulate|Check|Validate|Estimate)[A-Z]')
+SAVE_ATTEMPTS = 5  # a pickle taken while another request changes the same service is retried
+FLUSH_SECONDS = 1.0
+LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+logger = logging.getLogger(__name__)
+
+
+class StateError(Exception):
+    """Stored state this endpoint cannot load: the message says what and what to do."""
+
+
+def is_read(method, action):
+    return method in ('GET', 'HEAD', 'OPTIONS') or bool(action and READ_ACTIONS.match(action))
+
+
+class Blobs:
+    """Large bytes by name, each written once. A FakeKey's body never changes, so it is named
+    once and remembered by the object; other bytes (zips) are named by their hash."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        os.makedirs(folder, exist_ok=True)
+        self.key_names = weakref.WeakKeyDictionary()  # FakeKey -> its body's blob
+        self.hashed = {}  # id(bytes) -> (bytes, name): the bytes are held so the id stays theirs
+        self.used = set()  # names loaded or written since start: the rest is garbage
+        self.lock = threading.Lock()
+
+    def path(self, name):
+        return os.path.join(self.folder, name)
+
+    def write(self, name, data):
+        path = self.path(name)
+        if not os.path.exists(path):
+            staging = f'{path}.{uuid.uuid4().hex}.partial'
+            with open(staging, 'wb') as handle:
+                handle.write(data)
+            os.replace(staging, path)
+        self.used.add(name)
+        return name
+
+    def of_bytes(self, data):
+        with self.lock:
+            known = self.hashed.get(id(data))
+            if known is not None and known[0] is data:
+                return known[1]
+        name = self.write(hashlib.sha256(data).hexdigest(), data)
+        with self.lock:
+            if len(self.hashed) > 512:
+                self.hashed.clear()
+            self.hashed[id(data)] = (data, name)
+        return name
+
+    def of_key(self, key):
+        name = self.key_names.get(key)
+        if name is None:
+            # Its own name: no record but the one of this object ever names it. Written from
+            # moto's buffer as it is, not from a copy.
+            name = self.write(f'object-{uuid.uuid4().hex}', _body_of(key))
+            self.key_names[key] = name
+        self.used.add(name)
+        return name
+
+    def remove(self, names):
+        """Bodies no record names any more (an object overwritten or deleted)."""
+        for name in names:
+            try:
+                os.remove(self.path(name))
+            except FileNotFoundError:
+                pass
+            self.used.discard(name)
+
+    def read(self, name):
+        with open(self.path(name), 'rb') as handle:
+            data = handle.read()
+        self.used.add(name)
+        return data
+
+    def collect_garbage(self):
+        """Remove blobs nothing loaded refers to (an object overwritten, a version deleted);
+        run once, after loading, when nothing else writes."""
+        removed = 0
+        for name in os.listdir(self.folder):
+            if name not in self.used:
+                os.remove(self.path(name))
+                removed += 1
+        return removed
+
+
+def _body_of(key):
+    """A FakeKey's bytes without copying them out of moto's in-memory buffer."""
+    buffer = key._value_buffer
+    if not getattr(buffer, '_rolled', True):  # a SpooledTemporaryFile still in memory
+        return buffer._file.getbuffer()
+    return key.value
+
+
+def restore_key(state, blob, value=None):
+    """A FakeKey from its attributes and its body: in the pickle when small, else in a blob."""
+    key = FakeKey.__new__(FakeKey)
+    key.__setstate__({**state, 'value': value if blob is None else _loading.blobs.read(blob)})
+    if blob is not None:
+        _loading.blobs.key_names[key] = blob
+    return key
+
+
+class _Loading(threading.local):
+    blobs = None
+
+
+_loading = _Loading()
+
+
+class StatePickler(pickle.Pickler):
+    """moto's objects as they are, except: an S3 object's body and other large bytes go to
+    blobs; a bucket's objects are kept as records of their own; AWS managed IAM policies,
+    which every IAM backend makes afresh, are named, not copied."""
+
+    def __init__(self, file, blobs, endpoint_url, keep_objects=True):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.blobs = blobs
+        self.endpoint_url = endpoint_url
+        self.keep_objects = keep_objects
+
+    def persistent_id(self, obj):
+        if isinstance(obj, str) and obj.startswith(self.endpoint_url):
+            # A function URL, an API's endpoint: the next start may listen on another port.
+            return ('endpoint-url', obj[len(self.endpoint_url):])
+        if isinstance(obj, (bytes, bytearray)) and len(obj) >= BLOB_MIN_BYTES:
+            return ('blob', self.blobs.of_bytes(bytes(obj)))
+        if isinstance(obj, str) and len(obj) >= BLOB_MIN_BYTES:  # a zip in base64
+            return ('text', self.blobs.of_bytes(obj.encode()))
+        if isinstance(obj, _VersionedKeyStore) and not self.keep_objects:
+            return ('objects',)
+        if isinstance(obj, AWSManagedPolicy):
+            return ('aws-managed-policy', obj.arn)
+        return None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, FakeKey):
+            # Its attributes as FakeKey.__getstate__ gives them, without reading the body
+            # again once it is a blob.
+            state = {name: value for name, value in obj.__dict__.items()
+                     if name not in ('_value_buffer', 'lock')}
+            if obj.contentsize < BLOB_MIN_BYTES:
+                return restore_key, (state, None, obj.value)
+            return restore_key, (state, self.blobs.of_key(obj))
+        if isinstance(obj, LOCKS):  # held by no one once stored
+            return (threading.RLock if isinstance(obj, LOCKS[1]) else threading.Lock), ()
+        if isinstance(obj, (weakref.WeakValueDictionary, weakref.WeakKeyDictionary)):
+            # Its entries are held elsewhere in the same pickle (moto's index of ARNs).
+            return type(obj), (dict(obj.items()),)
+        if isinstance(obj, defaultdict) and getattr(obj.default_factory, '__name__',
+                                                    '') == '<lambda>':
+            empty = obj.default_factory()  # moto's `lambda: {}`, which pickle cannot name
+            if type(empty) in (dict, list, set) and not empty:
+                return defaultdict, (type(empty), dict(obj))
+        return NotImplemented
+
+
+class StateUnpickler(pickle.Unpickler):
+    def __init__(self, file, blobs, endpoint_url, account):
+        super().__init__(file)
+        self.blobs = blobs
+        self.endpoint_url = endpoint_url
+        self.account = account
+
+    def persistent_load(self, pid):
+        kind = pid[0]
+        if kind == 'blob':
+            return self.blobs.read(pid[1])
+        if kind == 'text':
+            return self.blobs.read(pid[1]).decode()
+        if kind == 'endpoint-url':
+            return self.endpoint_url + pid[1]
+        if kind == 'objects':
+            return _VersionedKeyStore()
+        if kind == 'aws-managed-policy':
+            return iam_backends[self.account]['aws'].managed_policies[pid[1]]
+        raise pickle.UnpicklingError(f'unknown stored reference {pid!r}')
+
+
+class Store:
+    """The state folder: load() once at start, then saved()/object_saved() after writes."""
+
+    def __init__(self, state_dir, endpoint_url):
+        self.endpoint_url = endpoint_url
+        self.folder = os.path.join(state_dir, 'state')
+        self.blobs = Blobs(os.path.join(self.folder, 'blobs'))
+        self.locks = {}  # service -> lock: one pickle of a service at a time
+        self.locks_lock = threading.Lock()
+        self.dirty = set()  # services changed outside a request, saved by flush()
+        self.dirty_lock = threading.Lock()
+        self.failures = {}  # service -> why its last save failed
+        self.extras = {}  # service -> {name: (get, set)}: this endpoint's own state kept with it
+        self.kept = {}  # bucket -> {key: (_signature of its record's versions, their blobs)}
+        self.objects_lock = threading.Lock()
+        self.closed = threading.Event()
+        self.flusher = None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self):
+        """Put every stored service and object back; returns what was loaded, in words."""
+        started = time.monotonic()
+        self._check_format()
+        services, objects = 0, 0
+        _loading.blobs = self.blobs
+        try:
+            root = os.path.join(self.folder, 'services')
+            for service in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+                for account in os.listdir(os.path.join(root, service)):
+                    for region in os.listdir(os.path.join(root, service, account)):
+                        if region.endswith('.partial'):
+                            continue
+                        self._load_service(service, account, region)
+                        services += 1
+            objects = self._load_objects()
+        finally:
+            _loading.blobs = None
+        removed = self.blobs.collect_garbage()
+        self._write_format()
+        seconds = time.monotonic() - started
+        return (f'state: {services} service backends and {objects} S3 objects loaded from '
+                f'{self.folder} in {seconds:.2f} s' + (f' ({removed} unused blobs removed)'
+                                                       if removed else ''))
+
+    def _check_format(self):
+        path = os.path.join(self.folder, 'format.json')
+        if not os.path.exists(path):
+            return
+        with open(path) as handle:
+            stored = json.load(handle)
+        if stored.get('format', 0) > FORMAT:
+            raise StateError(f'{self.folder} was written by a newer version of this project '
+                             f'(state format {stored["format"]}, this one reads up to {FORMAT}): '
+                             f'update the project, or start clean with make reset')
+
+    def _write_format(self):
+        os.makedirs(self.folder, exist_ok=True)
+        self._replace(os.path.join(self.folder, 'format.json'), json.dumps(
+            {'format': FORMAT, 'moto': version('moto')}).encode())
+
+    def _load_service(self, service, account, region):
+        path = os.path.join(self.folder, 'services', service, account, region)
+        backends = get_backend(service)
+        with open(path, 'rb') as handle:
+            try:
+                stored = StateUnpickler(handle, self.blobs, self.endpoint_url, account).load()
+            except (pickle.UnpicklingError, AttributeError, ImportError, EOFError,
+                    KeyError) as error:
+                raise StateError(f'{path} cannot be loaded ({type(error).__name__}: {error}): '
+                                 f'start clean with make reset') from error
+        dict.__setitem__(backends[account], region, stored['backend'])
+        for name, value in stored.get('extras', {}).items():
+            if name in self.extras.get(service, {}):
+                self.extras[service][name][1](value)
+
+    def _load_objects(self):
+        root = os.path.join(self.folder, 'objects')
+        count = 0
+        for bucket_folder in os.listdir(root) if os.path.isdir(root) else ():
+            for name in os.listdir(os.path.join(root, bucket_folder)):
+                if name.endswith('.partial'):
+                    continue
+                with open(os.path.join(root, bucket_folder, name), 'rb') as handle:
+                    record = StateUnpickler(handle, self.blobs, self.endpoint_url, None).load()
+                backend = s3_backends[record['account']]['aws']
+                bucket = backend.buckets.get(record['bucket'])
+                if bucket is None:  # its bucket was deleted before the crash took its records
+                    os.remove(os.path.join(root, bucket_folder, name))
+                    continue
+                bucket.keys.setlist(record['key'], record['versions'])
+                self.kept.setdefault(record['bucket'], {})[record['key']] = self._kept_as(
+                    record['versions'])
+                for arn, tags in record['tags'].items():
+                    backend.tagger.tags[arn] = tags
+                count += 1
+        return count
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def keep(self, service, name, get, set_):
+        """Keep this endpoint's own state `name` with `service`'s (get() -> picklable)."""
+        self.extras.setdefault(service, {})[name] = (get, set_)
+
+    def saved(self, service):
+        """Write `service` (every account and region it has) as it is now."""
+        if service in NOT_KEPT:
+            return
+        with self._lock_of(service):
+            backends = get_backend(service)
+            for account in list(backends.keys()):
+                for region, backend in list(dict.items(backends[account])):
+                    self._save_backend(service, account, region, backend)
+        with self.dirty_lock:
+            self.failures.pop(service, None)
+
+    def _save_backend(self, service, account, region, backend):
+        extras = {name: get() for name, (get, _) in self.extras.get(service, {}).items()}
+        for attempt in range(SAVE_ATTEMPTS):
+            buffer = io.BytesIO()
+            try:
+                StatePickler(buffer, self.blobs, self.endpoint_url,
+                             keep_objects=service != 's3').dump({'backend': backend,
+                                                                 'extras': extras})
+                break
+            except RuntimeError:  # "changed size during iteration": another request's write
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+        folder = os.path.join(self.folder, 'services', service, account)
+        os.makedirs(folder, exist_ok=True)
+        self._replace(os.path.join(folder, region), buffer.getvalue())
+
+    def object_saved(self, account, bucket_name, key_name):
+        """Write one S3 object's record (every version, and its tags), or remove it; says
+        whether the object exists. The bodies the record no longer names are removed at once:
+        an overwritten upload's bytes leave the disk (and the dirty page cache) with it."""
+        backend = s3_backends[account]['aws']
+        with self.objects_lock:  # the record written last holds the latest versions
+            bucket = backend.buckets.get(bucket_name)
+            path = self._object_path(bucket_name, key_name)
+            versions = bucket.keys.getlist(key_name) if bucket is not None else None
+            kept = self.kept.setdefault(bucket_name, {})
+            before = kept.pop(key_name, None)
+            if not versions:
+                if before is not None:
+                    os.remove(path)
+                    self.blobs.remove(before[1])
+                return False
+            versions = list(versions)
+            tags = {version.arn: dict(backend.tagger.tags[version.arn])
+                    for version in versions if version.arn in backend.tagger.tags}
+            buffer = io.BytesIO()
+            StatePickler(buffer, self.blobs, self.endpoint_url).dump(
+                {'account': account, 'bucket': bucket_name, 'key': key_name,
+                 'versions': versions, 'tags': tags})
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._replace(path, buffer.getvalue())
+            kept[key_name] = self._kept_as(versions)
+            if before is not None:
+                self.blobs.remove(set(before[1]) - set(kept[key_name][1]))
+            return True
+
+    def bucket_saved(self, account, bucket_name):
+        """Write every object of a bucket that differs from its record (after a request that
+        may change several, or whose key is not in its path: a form upload, a multi-object
+        delete, a bucket deleted)."""
+        bucket = s3_backends[account]['aws'].buckets.get(bucket_name)
+        if bucket is None:
+            with self.objects_lock:
+                gone = self.kept.pop(bucket_name, None)
+                if gone is not None:
+                    shutil.rmtree(os.path.dirname(self._object_path(bucket_name, '')),
+                                  ignore_errors=True)
+                    self.blobs.remove([name for _, names in gone.values() for name in names])
+            return
+        kept = self.kept.get(bucket_name, {})
+        present = dict.copy(bucket.keys)
+        for name in [name for name in kept if name not in present]:
+            self.object_saved(account, bucket_name, name)
+        for name, versions in present.items():
+            if name not in kept or kept[name][0] != _signature(versions):
+                self.object_saved(account, bucket_name, name)
+
+    def _kept_as(self, versions):
+        """What a record holds: its versions' signature, and the blobs of their bodies."""
+        return (_signature(versions), tuple(filter(None, (self.blobs.key_names.get(version)
+                                                          for version in versions))))
+
+    def _object_path(self, bucket_name, key_name):
+        return os.path.join(self.folder, 'objects', bucket_name,
+                            hashlib.sha1(key_name.encode()).hexdigest())
+
+    def watch_internal_writes(self):
+        """The writes this endpoint makes itself, with no request to save after: function
+        logs, and messages sent to queues (destinations, failure queues)."""
+        for backend_class, service, methods in (
+                (LogsBackend, 'logs', ('put_log_events', 'create_log_stream')),
+                (SQSBackend, 'sqs', ('send_message',))):
+            for name in methods:
+                original = getattr(backend_class, name)
+                if getattr(original, '_marks', None) is None:
+                    setattr(backend_class, name, _marking(original, service))
+                getattr(backend_class, name)._marks[0] = self
+
+    def failed(self, service, error):
+        """A save that failed: tried again by the flusher, and said by problems()."""
+        with self.dirty_lock:
+            self.dirty.add(service)
+            self.failures[service] = f'{type(error).__name__}: {error}'
+
+    def problems(self):
+        with self.dirty_lock:
+            return [f'{service} could not be saved ({error}); see the endpoint log'
+                    for service, error in self.failures.items()]
+
+    def mark(self, service):
+        """A service changed outside a request: flush() saves it within FLUSH_SECONDS."""
+        with self.dirty_lock:
+            self.dirty.add(service)
+
+    def flush(self):
+        with self.dirty_lock:
+            services, self.dirty = self.dirty, set()
+        for service in services:
+            self.saved(service)
+
+    def start_flushing(self):
+        def run():
+            while not self.closed.wait(FLUSH_SECONDS):
+                try:
+                    self.flush()
+                except (OSError, RuntimeError, pickle.PicklingError):
+                    logger.exception('saving the endpoint state failed; retried in %s s',
+                                     FLUSH_SECONDS)
+        self.flusher = threading.Thread(target=run, daemon=True, name='state-flush')
+        self.flusher.start()
+
+    def close(self):
+        self.closed.set()
+        self.flush()
+
+    def _lock_of(self, service):
+        with self.locks_lock:
+            return self.locks.setdefault(service, threading.Lock())
+
+    @staticmethod
+    def _replace(path, data):
+        staging = f'{path}.{uuid.uuid4().hex}.partial'
+        with open(staging, 'wb') as handle:
+            handle.write(data)
+        os.replace(staging, path)
+
+
+def _marking(method, service):
+    def marked(*args, **kwargs):
+        result = method(*args, **kwargs)
+        if marked._marks[0] is not None:
+            marked._marks[0].mark(service)
+        return result
+    marked._marks = [None]  # the Store to tell: the latest endpoint's
+    return marked
+
+
+def _signature(versions):
+    """What tells a key's versions changed: moto makes a new FakeKey for every write. Weak
+    references, not ids: an id is reused once its FakeKey is freed, a dead reference never
+    equals a live one."""
+    return tuple(weakref.ref(version) for version in versions)
+
+
+def reset(state_dir):
+    """Forget everything kept (make reset): the next start is a clean one."""
+    folder = os.path.join(state_dir, 'state')
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder
