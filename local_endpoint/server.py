@@ -79,7 +79,7 @@ class Endpoint:
         self.store.keep('awslambda', 'invoke-configs', invoke_config.kept, invoke_config.restore)
         self.loaded = self.store.load()  # before any event is delivered or request answered
         self.store.watch_internal_writes()
-        self.events = AsyncInvoker(self.lambdas, self.state_dir, settle=self.store.flush,
+        self.events = AsyncInvoker(self.lambdas, self.state_dir, settle=self.store.settle,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
         self.schedules = schedules.Scheduler(self.events.submit)  # started by serve()
         self.faults = []  # injected S3 write failures, for failure tests
