@@ -147,7 +147,7 @@ class S3NotificationToAliasTest(ReleasedFunction):
             if starts:
                 break
             time.sleep(0.05)
-        self.assertEqual([start.rsplit(' ', 1)[1] for start in starts], ['1'])
+        self.assertEqual([start.rsplit(' ', 1)[1].rstrip('\n') for start in starts], ['1'])
 
 
 class FunctionUrlOnAliasTest(ReleasedFunction):
