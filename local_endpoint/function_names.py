@@ -72,10 +72,7 @@ def check_parameters(operation, name_or_arn, qualifier=None, invocation_type=Non
     """Refuse a FunctionName or Qualifier outside the operation's model, as AWS words it
     (test_lambda_api.snapshot.json, test_function_name_and_qualifier_validation): per member,
     its pattern, else its length; and Invoke's InvocationType outside its set."""
-    members = _members(operation)
-    problems = [problem for problem in (
-        _problem('functionName', name_or_arn, members['FunctionName']),
-        _problem('qualifier', qualifier, members.get('Qualifier'))) if problem]
+    problems = model_problems(operation, {'FunctionName': name_or_arn, 'Qualifier': qualifier})
     if invocation_type is not None and invocation_type not in INVOCATION_TYPES:
         problems.append(f"Value '{invocation_type}' at 'invocationType' failed to satisfy "
                         f"constraint: Member must satisfy enum value set: "
@@ -84,17 +81,25 @@ def check_parameters(operation, name_or_arn, qualifier=None, invocation_type=Non
         raise InvalidParameters(problems)
 
 
-def _problem(member, value, shape):
-    if value is None or shape is None:
-        return None
-    constraint = None
-    pattern, longest = shape.metadata.get('pattern'), shape.metadata.get('max')
-    if pattern and not re.fullmatch(pattern, value):
-        constraint = f'Member must satisfy regular expression pattern: {pattern}'
-    elif longest is not None and len(value) > longest:
-        constraint = f'Member must have length less than or equal to {longest}'
-    return constraint and (f"Value '{value}' at '{member}' failed to satisfy constraint: "
-                           f"{constraint}")
+def model_problems(operation, values):
+    """What the request validation in front of Lambda says of these values ({member: value},
+    members as the model names them; None is absent), in AWS's words."""
+    members = _members(operation)
+    problems = []
+    for member, value in values.items():
+        if value is None or member not in members:
+            continue
+        constraint = None
+        metadata = members[member].metadata
+        pattern, longest = metadata.get('pattern'), metadata.get('max')
+        if pattern and not re.fullmatch(pattern, value):
+            constraint = f'Member must satisfy regular expression pattern: {pattern}'
+        elif longest is not None and len(value) > longest:
+            constraint = f'Member must have length less than or equal to {longest}'
+        if constraint:
+            problems.append(f"Value '{value}' at '{member[0].lower()}{member[1:]}' failed to "
+                            f"satisfy constraint: {constraint}")
+    return problems
 
 
 def split(name_or_arn):

@@ -1,7 +1,8 @@
 """The Lambda API's answers where moto's differ from AWS's, installed together: error bodies
 (local_endpoint.lambda_errors), function names in every form Lambda takes
-(local_endpoint.function_names), and the Runtime and Role checks (local_endpoint.validation)."""
-from local_endpoint import function_names, lambda_errors, validation
+(local_endpoint.function_names), the checks of a function's name and configuration
+(local_endpoint.validation), and resource policies (local_endpoint.permissions)."""
+from local_endpoint import function_names, lambda_errors, permissions, validation
 
 
 def install():
@@ -10,3 +11,4 @@ def install():
     lambda_errors.install()
     function_names.install()
     validation.install()
+    permissions.install()

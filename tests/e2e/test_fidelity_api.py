@@ -570,3 +570,70 @@ class ControlPlaneTest(LambdaAnswers):
             {'message': "1 validation error detected: Value 'dry_run' at 'invocationType' failed "
                         "to satisfy constraint: Member must satisfy enum value set: [DryRun, "
                         "RequestResponse, Event]"}))
+
+    def test_permission_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaPermissions::test_permission_exceptions:
+        each refusal recorded there, in its order; test_remove_multi_permissions,
+        remove_permission_exception_nonexisting_sid; add_permission answers 201
+        (add_permission_1)."""
+        self.create('granting')
+        self.lambdas.get_waiter('function_active_v2').wait(FunctionName='granting')
+        self.lambdas.publish_version(FunctionName='granting')
+
+        def add(**parameters):
+            return self.lambdas.add_permission(**{
+                'FunctionName': 'granting', 'Action': 'lambda:InvokeFunction',
+                'StatementId': 's3', 'Principal': 's3.amazonaws.com', **parameters})
+
+        def not_found(call, message):
+            self.assertRefused(call, 404, 'ResourceNotFoundException', message,
+                               Message=message, Type='User')
+
+        self.assertRefused(lambda: add(StatementId='example.com'), 400, 'ValidationException',
+                           "1 validation error detected: Value 'example.com' at 'statementId' "
+                           "failed to satisfy constraint: Member must satisfy regular "
+                           "expression pattern: ([a-zA-Z0-9-_]+)")
+        self.assertInvalid(lambda: add(FunctionName='granting:alias-not-42', Qualifier='42'),
+                           'The derived qualifier from the function name does not match the '
+                           'specified qualifier.')
+        self.assertInvalid(lambda: add(FunctionName='granting:$LATEST', Qualifier='$LATEST'),
+                           'We currently do not support adding policies for $LATEST.')
+        self.assertInvalid(lambda: add(StatementId='lambda', Principal='invalid.nonaws.com'),
+                           'The provided principal was invalid. Please check the principal and '
+                           'try again.')
+        missing = 'The resource you requested does not exist.'
+        not_found(lambda: self.lambdas.get_policy(FunctionName='doesnotexist'), missing)
+        not_found(lambda: self.lambdas.get_policy(FunctionName='granting', Qualifier='42'),
+                  missing)
+        self.assertNotFound(lambda: add(FunctionName='doesnotexist'), f'{ARN}:doesnotexist')
+        not_found(lambda: self.lambdas.remove_permission(FunctionName='granting',
+                                                         StatementId='s3'),
+                  'No policy is associated with the given resource.')
+        not_found(lambda: add(FunctionName='granting:alias-doesnotexist'),
+                  f'Cannot find alias arn: {ARN}:granting:alias-doesnotexist')
+        self.assertNotFound(lambda: add(Qualifier='42'), f'{ARN}:granting:42')
+        self.assertRefused(lambda: add(Qualifier='invalid-qualifier-with-?-char'), 400,
+                           'ValidationException',
+                           "1 validation error detected: Value 'invalid-qualifier-with-?-char' "
+                           "at 'qualifier' failed to satisfy constraint: Member must satisfy "
+                           r"regular expression pattern: \$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+")
+        self.assertNotFound(lambda: add(Qualifier='valid-with-$-but-doesnotexist'),
+                            f'{ARN}:granting:valid-with-$-but-doesnotexist')
+        self.assertEqual(add()['ResponseMetadata']['HTTPStatusCode'], 201)
+        self.assertRefused(lambda: add(), 409, 'ResourceConflictException',
+                           'The statement id (s3) provided already exists. Please provide a new '
+                           'statement id, or remove the existing statement.',
+                           message='The statement id (s3) provided already exists. Please '
+                                   'provide a new statement id, or remove the existing '
+                                   'statement.', Type='User')
+        not_found(lambda: self.lambdas.remove_permission(FunctionName='doesnotexist',
+                                                         StatementId='s3'),
+                  f'No policy found for: {ARN}:doesnotexist')
+        not_found(lambda: self.lambdas.remove_permission(
+            FunctionName='granting', StatementId='s3', Qualifier='alias-doesnotexist'),
+            f'Cannot find alias arn: {ARN}:granting:alias-doesnotexist')
+        not_found(lambda: self.lambdas.remove_permission(FunctionName='granting',
+                                                         StatementId='non-existent'),
+                  'Statement non-existent is not found in resource policy.')
+        self.lambdas.remove_permission(FunctionName='granting', StatementId='s3')
+        not_found(lambda: self.lambdas.get_policy(FunctionName='granting'), missing)
