@@ -32,6 +32,7 @@ import os
 import threading
 import time
 import uuid
+from urllib.parse import quote_plus, unquote_plus
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -330,9 +331,13 @@ def recorded_payload(payload):
 
 
 def s3_event(event_body, bucket_name, owner):
-    """Complete moto's S3 event with the fields S3 sends and moto leaves out."""
+    """Complete moto's S3 event with the fields S3 sends and moto leaves out. The key is
+    encoded as S3 encodes it, as a form would (a space is +) but with its slashes as they are
+    (moto writes them %2F)."""
     now = datetime.now(timezone.utc)
     for entry in event_body['Records']:
+        key = entry['s3']['object']
+        key['key'] = quote_plus(unquote_plus(key['key']), safe='/')
         entry['eventTime'] = now.strftime('%Y-%m-%dT%H:%M:%S.') + f'{now.microsecond // 1000:03d}Z'
         entry['userIdentity'] = {'principalId': owner}
         entry['requestParameters'] = {'sourceIPAddress': '127.0.0.1'}

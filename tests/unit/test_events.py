@@ -9,6 +9,7 @@ import threading
 import time
 import unittest
 from types import SimpleNamespace
+from urllib.parse import quote_plus, unquote_plus
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -18,7 +19,7 @@ from moto.logs.models import logs_backends
 from werkzeug.test import Client
 
 from local_endpoint.environment import Outcome
-from local_endpoint.events import AsyncInvoker
+from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.lambda_service import FunctionNotFound, Throttled
 from local_endpoint.server import Endpoint
 
@@ -196,3 +197,15 @@ class EndpointHealthTest(unittest.TestCase):
         self.assertEqual(health()['status'], 'degraded')
         self.assertEqual(health()['delivery']['problems'],
                          ['16 of 16 delivery workers have stopped'])
+
+
+class S3EventTest(unittest.TestCase):
+    def test_the_key_is_encoded_as_s3_encodes_it(self):
+        """AWS's S3 event structure (notification-content-structure.html): the key is URL
+        encoded as a form is, a space as +; the slashes of a key's prefix stay slashes."""
+        moto_event = {'Records': [{'s3': {'bucket': {'name': 'b'}, 'object': {
+            'key': quote_plus('uploads/red flower+1 é.jpg')}}}]}
+        record = s3_event(moto_event, 'b', '123456789012')['Records'][0]
+        self.assertEqual(record['s3']['object']['key'], 'uploads/red+flower%2B1+%C3%A9.jpg')
+        self.assertEqual(unquote_plus(record['s3']['object']['key']),
+                         'uploads/red flower+1 é.jpg')
