@@ -1,8 +1,9 @@
 """The Lambda API's answers where moto's differ from AWS's, installed together: error bodies
 (local_endpoint.lambda_errors), function names in every form Lambda takes
 (local_endpoint.function_names), the checks of a function's name and configuration
-(local_endpoint.validation), and resource policies (local_endpoint.permissions)."""
-from local_endpoint import function_names, lambda_errors, permissions, validation
+(local_endpoint.validation), resource policies (local_endpoint.permissions) and reserved
+concurrency (local_endpoint.concurrency)."""
+from local_endpoint import concurrency, function_names, lambda_errors, permissions, validation
 
 
 def install():
@@ -12,3 +13,4 @@ def install():
     function_names.install()
     validation.install()
     permissions.install()
+    concurrency.install()

@@ -637,3 +637,19 @@ class ControlPlaneTest(LambdaAnswers):
                   'Statement non-existent is not found in resource policy.')
         self.lambdas.remove_permission(FunctionName='granting', StatementId='s3')
         not_found(lambda: self.lambdas.get_policy(FunctionName='granting'), missing)
+
+    def test_reserved_concurrency_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaReservedConcurrency::
+        test_function_concurrency_exceptions: put_function_concurrency_with_function_name_
+        doesnotexist (and ..._and_invalid_concurrency), put_function_concurrency_with_qualified_
+        arn."""
+        for reserved in (1, 0):
+            self.assertNotFound(lambda: self.lambdas.put_function_concurrency(
+                FunctionName='doesnotexist', ReservedConcurrentExecutions=reserved),
+                f'{ARN}:doesnotexist:$LATEST')
+        self.assertInvalid(lambda: self.lambdas.put_function_concurrency(
+            FunctionName=f'{ARN}:exists:$LATEST', ReservedConcurrentExecutions=0),
+            'This operation is permitted on Lambda functions only. Aliases and versions do not '
+            'support this operation. Please specify either a function name or an unqualified '
+            'function ARN.')
+        self.assertNotIn('Concurrency', self.lambdas.get_function(FunctionName='exists'))
