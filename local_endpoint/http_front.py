@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl
 
 from moto.apigatewayv2 import models as apigateway_models
 from moto.awslambda import models as lambda_models
+from moto.awslambda.exceptions import GenericResourcNotFound, UnknownFunctionException
+from moto.awslambda.models import lambda_backends
 from moto.awslambda import responses as lambda_responses
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -27,6 +29,8 @@ from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFo
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
+FORBIDDEN = ('Forbidden. For troubleshooting Function URL authorization issues, see: '
+             'https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html')
 # Headers of one connection, not of the request: Lambda's front end passes none of them on.
 HOP_BY_HOP = frozenset({'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
                         'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'})
@@ -92,14 +96,18 @@ class HttpFront:
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
             return Response(status=308, headers={'Location': f'{prefix}{front_id}/'})
-        cors = (url_cors.settings(account, region, name.split(':')[0])
-                if prefix == URL_PREFIX else None)
+        cors = None
+        if prefix == URL_PREFIX:
+            url_config = current_url_config(account, region, name, front_id)
+            if url_config is None:  # deleted (delete-function-url-config, or with its alias)
+                return forbidden()
+            cors = url_cors.settings(url_config)
         if cors and url_cors.is_preflight(request):
             return url_cors.preflight(cors, request)
         try:
             spec, reserved = self.lambdas.spec(account, region, name)
-        except FunctionNotFound:
-            return not_found(prefix)
+        except FunctionNotFound:  # the URL's function or alias was deleted
+            return forbidden() if prefix == URL_PREFIX else not_found(prefix)
         except UnsupportedRuntime as error:
             return json_response(500, {'message': str(error)})
         request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
@@ -191,6 +199,25 @@ def not_found(prefix):
         return Response('{"Message":null}', status=403, content_type='application/json',
                         headers={'x-amzn-ErrorType': 'AccessDeniedException'})
     return json_response(404, {'message': 'Not Found'})
+
+
+def current_url_config(account, region, name, url_id):
+    """The function URL configuration that still has this id; None once it is deleted."""
+    try:
+        url_config = lambda_backends[account][region].get_function_url_config(
+            name.split(':')[0])
+    except (UnknownFunctionException, GenericResourcNotFound):
+        return None
+    return url_config if f'{URL_PREFIX}{url_id}/' in url_config.url else None
+
+
+def forbidden():
+    """A URL that was made but no longer serves a function, as Lambda's front end answers it
+    (test_lambda.snapshot.json, test_lambda_url_persists_after_alias_delete,
+    invoke_deleted_alias_url_response_delayed)."""
+    return Response(json.dumps({'Message': FORBIDDEN}), status=403,
+                    content_type='application/json',
+                    headers={'x-amzn-ErrorType': 'AccessDeniedException'})
 
 
 def payload_too_large(prefix):

@@ -4,17 +4,11 @@ function, and adds the settings' headers to every response to an allowed origin 
 function's own CORS headers are kept too, as Lambda keeps them). A URL without settings gets
 no CORS header from the endpoint; its preflights reach the function, as on Lambda.
 """
-from moto.awslambda.exceptions import GenericResourcNotFound, UnknownFunctionException
-from moto.awslambda.models import lambda_backends
 from werkzeug.wrappers import Response
 
 
-def settings(account, region, function):
-    """The function URL's Cors settings; None when it has none."""
-    try:
-        url_config = lambda_backends[account][region].get_function_url_config(function)
-    except (UnknownFunctionException, GenericResourcNotFound):
-        return None
+def settings(url_config):
+    """The function URL's Cors settings (moto's FunctionUrlConfig); None when it has none."""
     return url_config.config.get('Cors') or None
 
 

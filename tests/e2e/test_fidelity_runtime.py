@@ -452,3 +452,33 @@ class FunctionUrlTest(FidelityTestCase):
         self.assertEqual((status, content, headers['Content-Type'],
                           headers['x-amzn-ErrorType']),
                          (403, b'{"Message":null}', 'application/json', 'AccessDeniedException'))
+
+    def test_a_deleted_url_or_alias(self):
+        """test_lambda.snapshot.json, test_lambda_url_persists_after_alias_delete: once the
+        URL's alias is deleted (its URL configuration with it), the URL answers 403
+        AccessDeniedException "Forbidden. For troubleshooting ..."; so does a URL whose
+        configuration was deleted."""
+        forbidden = {'Message': 'Forbidden. For troubleshooting Function URL authorization '
+                                'issues, see: https://docs.aws.amazon.com/lambda/latest/dg/'
+                                'urls-auth.html'}
+        lambdas = self.client('lambda')
+        url = self.url_function('deleted-url', URL_HANDLER.format(returnvalue='"hi"'))
+        self.assertEqual(self.request(url, b'text')[0], 200)
+        lambdas.delete_function_url_config(FunctionName='deleted-url')
+        status, headers, content = self.request(url, b'text', {'Content-Type': 'text/plain'})
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
+                         (403, 'AccessDeniedException', forbidden))
+
+        name = self.create_function('deleted-alias', URL_HANDLER.format(returnvalue='"hi"'))
+        version = lambdas.publish_version(FunctionName=name)['Version']
+        lambdas.create_alias(FunctionName=name, Name='doomed', FunctionVersion=version)
+        url = lambdas.create_function_url_config(FunctionName=name, Qualifier='doomed',
+                                                 AuthType='NONE')['FunctionUrl']
+        lambdas.add_permission(FunctionName=name, Qualifier='doomed', StatementId='url',
+                               Action='lambda:InvokeFunctionUrl', Principal='*',
+                               FunctionUrlAuthType='NONE')
+        self.assertEqual(self.request(url, b'text', {'Content-Type': 'text/plain'})[0], 200)
+        lambdas.delete_alias(FunctionName=name, Name='doomed')
+        status, headers, content = self.request(url, b'text', {'Content-Type': 'text/plain'})
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
+                         (403, 'AccessDeniedException', forbidden))
