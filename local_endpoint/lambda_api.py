@@ -1,9 +1,11 @@
 """The Lambda API's answers where moto's differ from AWS's, installed together: error bodies
 (local_endpoint.lambda_errors), function names in every form Lambda takes
 (local_endpoint.function_names), the checks of a function's name and configuration
-(local_endpoint.validation), resource policies (local_endpoint.permissions) and reserved
-concurrency (local_endpoint.concurrency)."""
-from local_endpoint import concurrency, function_names, lambda_errors, permissions, validation
+(local_endpoint.validation), resource policies (local_endpoint.permissions), reserved
+concurrency (local_endpoint.concurrency) and function URL configurations
+(local_endpoint.url_configs)."""
+from local_endpoint import (concurrency, function_names, lambda_errors, permissions, url_configs,
+                            validation)
 
 
 def install():
@@ -14,3 +16,4 @@ def install():
     validation.install()
     permissions.install()
     concurrency.install()
+    url_configs.install()

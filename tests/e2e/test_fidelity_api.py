@@ -653,3 +653,44 @@ class ControlPlaneTest(LambdaAnswers):
             'support this operation. Please specify either a function name or an unqualified '
             'function ARN.')
         self.assertNotIn('Concurrency', self.lambdas.get_function(FunctionName='exists'))
+
+    def test_function_url_configuration_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions:
+        <call>_name_doesnotexist, _arn_doesnotexist, _name_doesnotexist_qualifier,
+        _qualifier_version, _qualifier_alias_doesnotexist, _qualifier_alias_doesnotmatch_arn,
+        _qualifier_latest, for create, get, update and delete."""
+        self.create('with-url')
+        self.lambdas.get_waiter('function_active_v2').wait(FunctionName='with-url')
+        self.lambdas.publish_version(FunctionName='with-url')
+        self.lambdas.create_alias(FunctionName='with-url', Name='urlalias', FunctionVersion='1')
+        pattern = r'((?!^\d+$)^[0-9a-zA-Z-_]+$)'
+        missing = 'The resource you requested does not exist.'
+        calls = {'create': (self.lambdas.create_function_url_config, 'Function does not exist'),
+                 'update': (self.lambdas.update_function_url_config, 'Function does not exist'),
+                 'get': (self.lambdas.get_function_url_config, missing),
+                 'delete': (self.lambdas.delete_function_url_config, missing)}
+        for call_name, (call, not_there) in calls.items():
+            settings = {'AuthType': 'NONE'} if call_name in ('create', 'update') else {}
+            with self.subTest(call=call_name):
+                for name in ('doesnotexist', f'{ARN}:doesnotexist'):
+                    self.assertRefused(lambda: call(FunctionName=name, **settings), 404,
+                                       'ResourceNotFoundException', not_there,
+                                       Message=not_there, Type='User')
+                self.assertRefused(lambda: call(FunctionName='with-url', Qualifier='v1',
+                                                **settings), 404, 'ResourceNotFoundException',
+                                   not_there, Message=not_there, Type='User')
+                for qualifier in ('1', '$LATEST'):
+                    self.assertRefused(
+                        lambda: call(FunctionName='with-url', Qualifier=qualifier, **settings),
+                        400, 'ValidationException',
+                        f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed "
+                        f"to satisfy constraint: Member must satisfy regular expression pattern: "
+                        f"{pattern}")
+                if call_name != 'delete':
+                    self.assertInvalid(lambda: call(FunctionName='with-url:urlalias-doesnotmatch',
+                                                    Qualifier='urlalias', **settings),
+                                       'The derived qualifier from the function name does not '
+                                       'match the specified qualifier.')
+        url = self.lambdas.create_function_url_config(FunctionName='with-url',
+                                                      Qualifier='urlalias', AuthType='NONE')
+        self.assertEqual(url['ResponseMetadata']['HTTPStatusCode'], 201)

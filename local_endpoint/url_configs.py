@@ -1,0 +1,66 @@
+"""The function URL configuration calls refuse what Lambda refuses, first.
+
+moto takes a version number or `$LATEST` as a URL's qualifier, a qualifier that differs from the
+name's, and names a missing function "Function not found". Lambda (LocalStack's recordings of
+AWS, test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions): a qualifier
+outside the model's pattern (an alias name only) is ValidationException; a qualifier that
+differs from the name's is InvalidParameterValueException; a missing function or alias is 404
+"Function does not exist" for create and update, "The resource you requested does not exist."
+for get and delete.
+"""
+from urllib.parse import unquote
+
+from moto.awslambda.exceptions import (GenericResourcNotFound, LambdaClientError,
+                                       UnknownFunctionException)
+from moto.awslambda.responses import LambdaResponse
+
+from local_endpoint import function_names
+
+# moto's handler: the operation, and whether a missing function is "Function does not exist".
+CHECKED = {'create_function_url_config': ('CreateFunctionUrlConfig', True),
+           'update_function_url_config': ('UpdateFunctionUrlConfig', True),
+           'get_function_url_config': ('GetFunctionUrlConfig', False),
+           'delete_function_url_config': ('DeleteFunctionUrlConfig', False)}
+
+
+class FunctionDoesNotExist(LambdaClientError):
+    code = 404
+
+    def __init__(self):
+        super().__init__('ResourceNotFoundException', 'Function does not exist')
+
+
+def check(backend, operation, name_or_arn, qualifier, says_function):
+    """Lambda's refusals, in its order: the model, the qualifiers, the function and alias."""
+    problems = function_names.model_problems(operation, {'FunctionName': name_or_arn,
+                                                         'Qualifier': qualifier})
+    if problems:
+        raise function_names.InvalidParameters(problems)
+    qualifier = function_names.qualifier_of(name_or_arn, qualifier)
+    name = function_names.split(name_or_arn)[0]
+    missing = FunctionDoesNotExist if says_function else GenericResourcNotFound
+    try:
+        backend.get_function(name)
+    except UnknownFunctionException:
+        raise missing() from None
+    if qualifier is not None and qualifier not in backend._lambdas._get_function_aliases(name):
+        raise missing()
+
+
+def install():
+    """Once per process, before the HTTP front wraps create (it then runs these checks too)."""
+    for handler, (operation, says_function) in CHECKED.items():
+        original = getattr(LambdaResponse, handler)
+        if getattr(original, 'checks_url_configs', False):
+            continue
+        setattr(LambdaResponse, handler, _checking(original, operation, says_function))
+
+
+def _checking(handler, operation, says_function):
+    def checked(response):
+        check(response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
+              (response.querystring.get('Qualifier') or [None])[0], says_function)
+        return handler(response)
+
+    checked.checks_url_configs = True
+    return checked
