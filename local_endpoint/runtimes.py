@@ -14,6 +14,11 @@ by that Python, as Lambda's own runtime ships it. Environments see the folder re
 without .pyc files every cold start would compile boto3 and the runtime client again (60 ms
 of an empty function's Init, 100 ms of a function importing boto3). The function's zip is
 left as it is: Lambda does not compile it either.
+
+Installing a runtime folder takes seconds (pip, then compileall). With LOCAL_RUNTIME_SEED set
+to a folder, an endpoint hard-links a folder installed there before instead, and leaves its
+own there for the next (the test suite starts dozens of endpoints, each with a state folder
+of its own).
 """
 import os
 import platform
@@ -134,6 +139,11 @@ class Runtimes:
     def _install(self, interpreter):
         version = bytecode.version_of(interpreter)
         folder = os.path.join(self.state_dir, 'runtime', f'python{version}')
+        seed = os.environ.get('LOCAL_RUNTIME_SEED')
+        seeded = os.path.join(seed, f'python{version}') if seed else None
+        if not os.path.isdir(folder) and seeded and os.path.exists(
+                os.path.join(seeded, COMPILED)):
+            _linked_copy(seeded, folder)
         if not os.path.isdir(folder):
             staging = folder + '.partial'
             shutil.rmtree(staging, ignore_errors=True)
@@ -145,9 +155,29 @@ class Runtimes:
                  *pinned()], check=True)
             compile_folder(interpreter, staging)
             os.rename(staging, folder)
+            if seeded and not os.path.exists(seeded):
+                _linked_copy(folder, seeded)
         elif not os.path.exists(os.path.join(folder, COMPILED)):  # made by an older endpoint
             compile_folder(interpreter, folder)
         return folder
+
+
+def _linked_copy(source, target):
+    """Hard links where the file system allows, copies where not; whole or not at all."""
+    def link(source_file, target_file):
+        try:
+            os.link(source_file, target_file)
+        except OSError:  # another file system
+            shutil.copy2(source_file, target_file)
+
+    staging = f'{target}.partial-{os.getpid()}'
+    shutil.rmtree(staging, ignore_errors=True)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copytree(source, staging, copy_function=link)
+    try:
+        os.rename(staging, target)
+    except OSError:  # another endpoint left it there first
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def compile_folder(interpreter, folder):
