@@ -185,7 +185,9 @@ class RuntimesTest(unittest.TestCase):
                 os.makedirs(command[command.index('--target') + 1])
             return mock.Mock(returncode=0, stdout='3.12\n')
 
-        with mock.patch.object(runtimes_module.subprocess, 'run', run):
+        seed = tempfile.mkdtemp()
+        with mock.patch.object(runtimes_module.subprocess, 'run', run), \
+                mock.patch.dict(os.environ, {'LOCAL_RUNTIME_SEED': seed}):
             first = runtimes.runtime_dir('python3.12')
             self.assertEqual(runtimes.runtime_dir('python3.12'), first)
         self.assertEqual(first, os.path.join(state, 'runtime', 'python3.12'))
@@ -193,6 +195,17 @@ class RuntimesTest(unittest.TestCase):
         self.assertEqual([command[0] for command in compiles], ['/usr/bin/python3.12-of-the-test'])
         self.assertEqual(len(commands), 3)  # the version, pip, compileall: nothing per call
         self.assertTrue(os.path.exists(os.path.join(first, runtimes_module.COMPILED)))
+
+        # The next endpoint (another state folder) links the seed's folder: no pip, no compile.
+        commands.clear()
+        other = Runtimes(tempfile.mkdtemp())
+        other.interpreters['python3.12'] = '/usr/bin/python3.12-of-the-test'
+        with mock.patch.object(runtimes_module.subprocess, 'run', run), \
+                mock.patch.dict(os.environ, {'LOCAL_RUNTIME_SEED': seed}):
+            linked = other.runtime_dir('python3.12')
+        self.assertTrue(os.path.exists(os.path.join(linked, runtimes_module.COMPILED)))
+        self.assertEqual([command for command in commands if 'pip' in command
+                          or 'compileall' in command], [])
 
 
 class FakeEnvironment:
