@@ -156,7 +156,7 @@ up: bootstrap ## start the local AWS endpoint in the background and wait until i
 	  $(if $(filter enforce,$(LOCAL_IAM)),--enforce-iam) > $(LOCAL_LOG) 2>&1 & echo $$! > $(LOCAL_PID); \
 	for attempt in $$(seq 1 150); do \
 	  if $(HEALTHY); then echo "local endpoint up at $(LOCAL_URL) (log: $(LOCAL_LOG))"; \
-	    grep -e '^execution environments: ' -e '^python runtimes: ' $(LOCAL_LOG); exit 0; fi; \
+	    grep -e '^execution environments: ' -e '^python runtimes: ' -e '^state: ' $(LOCAL_LOG); exit 0; fi; \
 	  kill -0 $$(cat $(LOCAL_PID)) 2>/dev/null || break; sleep 0.2; done; \
 	echo "error: the local endpoint did not start; its log says:" >&2; tail -n 20 $(LOCAL_LOG) >&2; exit 1
 

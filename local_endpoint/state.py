@@ -271,6 +271,9 @@ class Store:
         removed = self.blobs.collect_garbage()
         self._write_format()
         seconds = time.monotonic() - started
+        if not services and not objects:
+            return f'state: nothing stored yet; what this endpoint is asked to keep goes to ' \
+                   f'{self.folder} (make reset forgets it)'
         return (f'state: {services} service backends and {objects} S3 objects loaded from '
                 f'{self.folder} in {seconds:.2f} s' + (f' ({removed} unused blobs removed)'
                                                        if removed else ''))
