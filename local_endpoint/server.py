@@ -265,13 +265,15 @@ class Endpoint:
 
     def health(self):
         """/_local/health answers 200 while the endpoint serves (make up waits for that);
-        "status" says whether it also delivers async events; "runtimes" the Python X.Y that
-        runs each python3.x runtime (a deploy says which the machine lacks)."""
+        "status" says whether it also delivers async events and keeps what it is asked to
+        ("state": the folder, and saves that failed); "runtimes" the Python X.Y that runs each
+        python3.x runtime (a deploy says which the machine lacks)."""
         delivery = self.events.health()
-        return {'status': 'degraded' if delivery['problems'] else 'ok',
+        kept = {'folder': self.store.folder, 'problems': self.store.problems()}
+        return {'status': 'degraded' if delivery['problems'] or kept['problems'] else 'ok',
                 'environments': self.lambdas.environments(),
                 'iam': 'enforced' if iam.enforcing() else 'off', 'delivery': delivery,
-                'runtimes': self.runtimes.summary()}
+                'state': kept, 'runtimes': self.runtimes.summary()}
 
     def invoke(self, request, name):
         region = region_of(request)
