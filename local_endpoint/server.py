@@ -190,7 +190,10 @@ class Endpoint:
         if not bucket:
             return
         query = environ.get('QUERY_STRING', '')
-        if not key or 'uploadId' in query or re.search(r'(^|&)uploads(=|&|$)', query):
+        objects_only = environ['REQUEST_METHOD'] == 'POST' and (
+            post_policy.is_form_upload(environ) or re.search(r'(^|&)delete(=|&|$)', query))
+        if not objects_only and (not key or 'uploadId' in query
+                                 or re.search(r'(^|&)uploads(=|&|$)', query)):
             self.store.saved('s3')  # the bucket's own settings, or a multipart upload's parts
         if key and self.store.object_saved(DEFAULT_ACCOUNT_ID, bucket, key) and \
                 environ['REQUEST_METHOD'] == 'PUT':
