@@ -49,14 +49,7 @@ class RestartTestCase(FidelityTestCase):
                                                                             Prefix=prefix)
         return sorted(item['Key'] for page in pages for item in page.get('Contents', []))
 
-    def wait_for(self, predicate, seconds=60, what='condition'):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.2)
-        self.fail(f'timed out after {seconds} s waiting for {what}')
+    wait_for = EndpointTestCase.wait_for
 
 
 class KeepStateTest(RestartTestCase):
