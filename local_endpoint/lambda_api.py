@@ -2,10 +2,11 @@
 (local_endpoint.lambda_errors), function names in every form Lambda takes
 (local_endpoint.function_names), the checks of a function's name and configuration
 (local_endpoint.validation), resource policies (local_endpoint.permissions), reserved
-concurrency (local_endpoint.concurrency) and function URL configurations
-(local_endpoint.url_configs)."""
-from local_endpoint import (concurrency, function_names, lambda_errors, permissions, url_configs,
-                            validation)
+concurrency (local_endpoint.concurrency), function URL configurations
+(local_endpoint.url_configs) and the configuration every call answers
+(local_endpoint.configurations)."""
+from local_endpoint import (concurrency, configurations, function_names, lambda_errors,
+                            permissions, url_configs, validation)
 
 
 def install():
@@ -17,3 +18,4 @@ def install():
     permissions.install()
     concurrency.install()
     url_configs.install()
+    configurations.install()

@@ -6,8 +6,9 @@ that changed nothing (the same zip uploaded again). And it deletes a version an 
 (the alias then runs nothing), `$LATEST` alone, or the version behind an alias named as the
 qualifier. Lambda (aws-releases.md 1.1, 1.4): a version number is never given twice, publishing
 code and configuration identical to the last version's answers that version (201, its own
-Description), and those deletions are refused. A CodeSha256 given to publish-version that is
-not $LATEST's is refused too.
+Description), and those deletions are refused. A CodeSha256 or RevisionId given to
+publish-version that is not $LATEST's is refused too (test_publish_with_wrong_sha256,
+test_publish_with_wrong_revisionid).
 """
 import copy
 import json
@@ -15,15 +16,18 @@ import re
 import threading
 from urllib.parse import unquote
 
-from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.exceptions import LambdaClientError, PreconditionFailedException
 from moto.awslambda.models import LambdaStorage
 from moto.awslambda.responses import LambdaResponse
 
-from local_endpoint import function_names, versions
+from local_endpoint import configurations, function_names, versions
 
 NUMBER = re.compile(r'^[0-9]+$')
 # Not configuration: they differ between a version and the $LATEST it was published from.
-PER_VERSION = ('FunctionArn', 'Version', 'LastModified', 'State', 'LastUpdateStatus')
+PER_VERSION = ('FunctionArn', 'Version', 'LastModified', 'State', 'LastUpdateStatus',
+               'RevisionId')
+WRONG_REVISION = ('The Revision Id provided does not match the latest Revision Id. Call the '
+                  'GetFunction/GetAlias API to retrieve the latest Revision Id')
 HIGHEST = 'highest_published'  # kept in moto's entry for the function: gone with the function
 publishing = threading.Lock()  # two publishes at once must not draw the same number
 
@@ -58,11 +62,17 @@ def install():
     original_response = LambdaResponse.publish_version
 
     def publish_version_response(response):
-        """publish-version's CodeSha256, which moto ignores: the code to publish must be that."""
+        """publish-version's CodeSha256 and RevisionId, which moto ignores: the code and the
+        revision to publish must be those."""
+        storage, name = response.backend._lambdas, unquote(response.path.split('/')[-2])
         expected = response._get_param('CodeSha256')
         if expected is not None:
-            check_code_sha256(response.backend._lambdas, unquote(response.path.split('/')[-2]),
-                              expected)
+            check_code_sha256(storage, name, expected)
+        revision = response._get_param('RevisionId')
+        if revision is not None:
+            latest = storage.get_function_by_name_or_arn_forbid_qualifier(name)
+            if revision != configurations.revision_of(latest):
+                raise PreconditionFailedException(WRONG_REVISION)
         return original_response(response)
 
     publish_version.numbers_once = True
@@ -101,6 +111,8 @@ def publish_version(storage, name_or_arn, description=''):
         version = copy.copy(latest)
         version.set_version(number)
         version.published_from = source
+        version.revision_id = None  # a version has a RevisionId of its own (configurations)
+        configurations.transition(latest)  # and publishing changes $LATEST's
         if description:
             version.description = description
         published.append(version)

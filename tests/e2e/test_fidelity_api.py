@@ -694,3 +694,42 @@ class ControlPlaneTest(LambdaAnswers):
         url = self.lambdas.create_function_url_config(FunctionName='with-url',
                                                       Qualifier='urlalias', AuthType='NONE')
         self.assertEqual(url['ResponseMetadata']['HTTPStatusCode'], 201)
+
+    def test_configuration_as_answered(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_function_lifecycle
+        (create_response, get_function_response, update_func_conf_response,
+        get_function_response_postupdate) and TestLambdaVersions::test_version_lifecycle,
+        test_publish_with_wrong_revisionid: the members AWS answers, the states, and a new
+        RevisionId at each step."""
+        created = self.create('configured', MemorySize=256, Timeout=5)
+        self.assertEqual((created['State'], created['StateReason'], created['StateReasonCode']),
+                         ('Pending', 'The function is being created.', 'Creating'))
+        self.assertNotIn('Layers', created)
+        self.assertEqual(created['LoggingConfig'],
+                         {'LogFormat': 'Text', 'LogGroup': '/aws/lambda/configured'})
+        self.assertRegex(created['RuntimeVersionConfig']['RuntimeVersionArn'],
+                         rf'^arn:aws:lambda:{REGION}::runtime:[0-9a-f]{{64}}$')
+        self.assertRegex(created['LastModified'],
+                         r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$')
+        fetched = self.lambdas.get_function(FunctionName='configured')['Configuration']
+        self.assertEqual((fetched['State'], fetched['LastUpdateStatus']), ('Active', 'Successful'))
+        updated = self.lambdas.update_function_configuration(FunctionName='configured',
+                                                             Description='Changed-Description')
+        self.assertEqual((updated['LastUpdateStatus'], updated['LastUpdateStatusReason'],
+                          updated['LastUpdateStatusReasonCode']),
+                         ('InProgress', 'The function is being created.', 'Creating'))
+        after = self.lambdas.get_function(FunctionName='configured')['Configuration']
+        revisions = [created['RevisionId'], fetched['RevisionId'], updated['RevisionId'],
+                     after['RevisionId']]
+        self.assertEqual(len(set(revisions)), 4, revisions)
+        message = ('The Revision Id provided does not match the latest Revision Id. Call the '
+                   'GetFunction/GetAlias API to retrieve the latest Revision Id')
+        self.assertRefused(lambda: self.lambdas.publish_version(FunctionName='configured',
+                                                                RevisionId='wrong'),
+                           412, 'PreconditionFailedException', message, message=message,
+                           Type='User')
+        version = self.lambdas.publish_version(FunctionName='configured',
+                                               RevisionId=after['RevisionId'])
+        self.assertEqual(self.lambdas.get_function(FunctionName='configured', Qualifier=version[
+            'Version'])['Configuration']['RevisionId'], version['RevisionId'])
+        self.assertNotIn(version['RevisionId'], revisions)

@@ -1,0 +1,87 @@
+"""A function's configuration as Lambda answers it, in every call that returns one.
+
+moto's lacks what AWS's has (LocalStack's recordings of AWS, test_lambda_api.snapshot.json,
+TestLambdaFunction::test_function_lifecycle: create_response, get_function_response,
+update_func_conf_response): a RevisionId that changes with each update (and each version has
+its own), LoggingConfig, RuntimeVersionConfig; it says a function just created is Active where
+Lambda says Pending ("The function is being created.", which waiters wait out), and an update
+Successful where Lambda says InProgress; it lists "Layers": [] and null members AWS leaves out;
+and it writes LastModified with nanoseconds and Z where AWS writes 2025-11-25T02:26:53.624+0000.
+Each answer's RevisionId is the one AWS's would be (test_version_lifecycle): a create or update
+answers one, and the change taking effect gives the function the next.
+"""
+import uuid
+
+from moto.awslambda.models import LambdaFunction
+
+from local_endpoint.lambda_service import runtime_version
+
+CREATING = 'The function is being created.'
+
+
+def revision_of(function):
+    """The function's (or version's) RevisionId, given on first sight."""
+    if getattr(function, 'revision_id', None) is None:
+        function.revision_id = str(uuid.uuid4())
+    return function.revision_id
+
+
+def transition(function):
+    """Lambda gives a function a new RevisionId when a change it answered has taken effect
+    (Pending to Active, InProgress to Successful): here at once, seen at the next read."""
+    function.revision_id = None
+
+
+def shaped(function, configuration, on_create=False):
+    """moto's configuration of `function`, as AWS answers it."""
+    shown = {key: value for key, value in configuration.items()
+             if value is not None and not (key in ('Layers', 'VpcConfig') and not value)}
+    shown['RevisionId'] = revision_of(function)
+    shown['LoggingConfig'] = {'LogFormat': 'Text',
+                              'LogGroup': f'/aws/lambda/{function.function_name}'}
+    if shown.get('Runtime'):
+        shown['RuntimeVersionConfig'] = {
+            'RuntimeVersionArn': runtime_version(shown['Runtime'], function.region)[1]}
+    if isinstance(shown.get('LastModified'), str) and shown['LastModified'].endswith('Z'):
+        shown['LastModified'] = shown['LastModified'][:23] + '+0000'
+    if on_create:
+        shown.update(State='Pending', StateReason=CREATING, StateReasonCode='Creating')
+        transition(function)
+    return shown
+
+
+def updating(configuration):
+    """An update's answer: Lambda applies it after answering."""
+    return {**configuration, 'LastUpdateStatus': 'InProgress',
+            'LastUpdateStatusReason': CREATING, 'LastUpdateStatusReasonCode': 'Creating'}
+
+
+def install():
+    """Once per process: moto's configurations answer through here."""
+    if getattr(LambdaFunction.get_configuration, 'shaped', False):
+        return
+    original_configuration = LambdaFunction.get_configuration
+    original_update, original_code = (LambdaFunction.update_configuration,
+                                      LambdaFunction.update_function_code)
+
+    def get_configuration(function, on_create=False):
+        return shaped(function, original_configuration(function, on_create), on_create)
+
+    def update_configuration(function, updates):
+        transition(function)
+        answer = updating(original_update(function, updates))
+        transition(function)
+        return answer
+
+    def update_function_code(function, updated_spec):
+        if updated_spec.get('DryRun'):
+            return original_code(function, updated_spec)
+        transition(function)
+        answer = updating(original_code(function, updated_spec))
+        transition(function)
+        return answer
+
+    get_configuration.shaped = True
+    LambdaFunction.get_configuration = get_configuration
+    LambdaFunction.update_configuration = update_configuration
+    LambdaFunction.update_function_code = update_function_code
