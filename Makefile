@@ -87,6 +87,8 @@ test-integration: bootstrap ## run the tests against moto (in-process and server
 
 bench: bootstrap ## every performance figure side by side, in one run (BENCH=quick: about a minute)
 	@$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@# A clean endpoint each run: what an earlier run stored would change what this one measures.
+	@$(MAKE) --no-print-directory reset LOCAL_PORT=$(BENCH_PORT) LOCAL_STATE=$(LOCAL_STATE)/bench >/dev/null
 	@$(MAKE) --no-print-directory up LOCAL_PORT=$(BENCH_PORT) LOCAL_STATE=$(LOCAL_STATE)/bench
 	@echo "[$$(date +%H:%M:%S)] deploying both functions to it (log: $(LOCAL_STATE)/bench/deploy.log)"
 	@status=0; eval "$$($(MAKE) -s local-env LOCAL_PORT=$(BENCH_PORT))" && \
