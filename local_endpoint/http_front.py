@@ -22,15 +22,13 @@ from moto.awslambda import responses as lambda_responses
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from local_endpoint import url_cors
+from local_endpoint import iam, url_auth, url_cors
 from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
                                            UnsupportedRuntime, new_trace_root)
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
-FORBIDDEN = ('Forbidden. For troubleshooting Function URL authorization issues, see: '
-             'https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html')
 # Headers of one connection, not of the request: Lambda's front end passes none of them on.
 HOP_BY_HOP = frozenset({'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
                         'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'})
@@ -104,6 +102,11 @@ class HttpFront:
             cors = url_cors.settings(url_config)
         if cors and url_cors.is_preflight(request):
             return url_cors.preflight(cors, request)
+        if prefix == URL_PREFIX:
+            try:
+                authorize(request, account, region, name, url_config)
+            except url_auth.Forbidden:
+                return forbidden()
         try:
             spec, reserved = self.lambdas.spec(account, region, name)
         except FunctionNotFound:  # the URL's function or alias was deleted
@@ -211,11 +214,25 @@ def current_url_config(account, region, name, url_id):
     return url_config if f'{URL_PREFIX}{url_id}/' in url_config.url else None
 
 
+def authorize(request, account, region, name, url_config):
+    """url_auth's check for this URL: its AuthType, its function's ARN (with the alias for an
+    alias's URL) and resource policy. A function deleted meanwhile is refused further on."""
+    function_name, _, alias = name.partition(':')
+    try:
+        function = lambda_backends[account][region].get_function(function_name)
+    except UnknownFunctionException:
+        return
+    url_auth.check(request.environ, url_config.config.get('AuthType'),
+                   function.function_arn + (f':{alias}' if alias else ''),
+                   function.policy.statements if function.policy else [], iam.enforcing(),
+                   MAX_SYNC_PAYLOAD_BYTES)
+
+
 def forbidden():
     """A URL that was made but no longer serves a function, as Lambda's front end answers it
     (test_lambda.snapshot.json, test_lambda_url_persists_after_alias_delete,
     invoke_deleted_alias_url_response_delayed)."""
-    return Response(json.dumps({'Message': FORBIDDEN}), status=403,
+    return Response(json.dumps({'Message': url_auth.FORBIDDEN}), status=403,
                     content_type='application/json',
                     headers={'x-amzn-ErrorType': 'AccessDeniedException'})
 

@@ -14,6 +14,10 @@ import time
 import urllib.request
 import zipfile
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
 from tests.e2e.fidelity import FidelityTestCase
 
 # functions/common/introspection/python/src/handler.py, with sys.path beside it.
@@ -84,6 +88,8 @@ RECORDED_VARIABLES = {
     '_X_AMZN_TRACE_ID'}
 # The endpoint's own, named in the README: where boto3 in the function sends its calls.
 LOCAL_VARIABLES = {'AWS_ENDPOINT_URL'}
+FORBIDDEN = {'Message': 'Forbidden. For troubleshooting Function URL authorization issues, see: '
+                        'https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html'}
 UUID = r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 REPORT = (r'REPORT RequestId: {id}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t'
           r'Memory Size: {memory} MB\tMax Memory Used: \d+ MB\t')
@@ -458,16 +464,13 @@ class FunctionUrlTest(FidelityTestCase):
         URL's alias is deleted (its URL configuration with it), the URL answers 403
         AccessDeniedException "Forbidden. For troubleshooting ..."; so does a URL whose
         configuration was deleted."""
-        forbidden = {'Message': 'Forbidden. For troubleshooting Function URL authorization '
-                                'issues, see: https://docs.aws.amazon.com/lambda/latest/dg/'
-                                'urls-auth.html'}
         lambdas = self.client('lambda')
         url = self.url_function('deleted-url', URL_HANDLER.format(returnvalue='"hi"'))
         self.assertEqual(self.request(url, b'text')[0], 200)
         lambdas.delete_function_url_config(FunctionName='deleted-url')
         status, headers, content = self.request(url, b'text', {'Content-Type': 'text/plain'})
         self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
-                         (403, 'AccessDeniedException', forbidden))
+                         (403, 'AccessDeniedException', FORBIDDEN))
 
         name = self.create_function('deleted-alias', URL_HANDLER.format(returnvalue='"hi"'))
         version = lambdas.publish_version(FunctionName=name)['Version']
@@ -481,4 +484,71 @@ class FunctionUrlTest(FidelityTestCase):
         lambdas.delete_alias(FunctionName=name, Name='doomed')
         status, headers, content = self.request(url, b'text', {'Content-Type': 'text/plain'})
         self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
-                         (403, 'AccessDeniedException', forbidden))
+                         (403, 'AccessDeniedException', FORBIDDEN))
+
+    def test_an_aws_iam_url_wants_a_signed_request(self):
+        """AWS Lambda developer guide, "Control access to Lambda function URLs": a URL of
+        AuthType AWS_IAM refuses an unsigned request with the 403 recorded in
+        test_lambda.snapshot.json (test_lambda_permission_url_invocation); a signed one runs."""
+        name = self.create_function('iam-url', URL_HANDLER.format(returnvalue='"hi"'))
+        url = self.client('lambda').create_function_url_config(
+            FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
+        status, headers, content = self.request(url, b'{}')
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
+                         (403, 'AccessDeniedException', FORBIDDEN))
+        status, _, content = self.signed('POST', url[len(self.url):], b'{}')
+        self.assertEqual((status, content), (200, b'hi'))
+
+
+class FunctionUrlPermissionTest(FunctionUrlTest):
+    """With IAM enforced (make up LOCAL_ENFORCE_IAM=1), a function URL checks who may call it,
+    as AWS always does."""
+
+    @classmethod
+    def setUpClass(cls):
+        os.environ['LOCAL_ENFORCE_IAM'] = '1'
+        try:
+            super().setUpClass()
+        finally:
+            del os.environ['LOCAL_ENFORCE_IAM']
+
+    def test_results_become_responses(self):
+        """Covered once, without IAM enforced."""
+
+    test_request_event = test_response_mapping = test_function_error_and_unknown_url = \
+        test_a_deleted_url_or_alias = test_results_become_responses
+
+    def test_a_url_needs_both_permissions(self):
+        """test_lambda.snapshot.json, test_lambda_permission_url_invocation,
+        lambda_url_invocation_missing_permission: 403 "Forbidden. ..." until the resource
+        policy grants lambda:InvokeFunctionUrl (FunctionUrlAuthType NONE) and, for URLs made
+        since October 2025, lambda:InvokeFunction (InvokedViaFunctionUrl) (urls-auth guide)."""
+        lambdas = self.client('lambda')
+        name = self.create_function('guarded', URL_HANDLER.format(returnvalue='"hi"'))
+        url = lambdas.create_function_url_config(FunctionName=name,
+                                                 AuthType='NONE')['FunctionUrl']
+        status, headers, content = self.request(url, b'text', {'Content-Type': 'text/plain'})
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
+                         (403, 'AccessDeniedException', FORBIDDEN))
+        lambdas.add_permission(FunctionName=name, StatementId='url', Principal='*',
+                               Action='lambda:InvokeFunctionUrl', FunctionUrlAuthType='NONE')
+        self.assertEqual(self.request(url, b'text')[0], 403)
+        lambdas.add_permission(FunctionName=name, StatementId='invoke', Principal='*',
+                               Action='lambda:InvokeFunction', InvokedViaFunctionUrl=True)
+        self.assertEqual(self.request(url, b'text')[:3:2], (200, b'hi'))
+
+    def test_an_aws_iam_url_wants_a_signer_allowed_to_call_it(self):
+        """urls-auth guide: with AuthType AWS_IAM the signer's identity policy must allow
+        lambda:InvokeFunctionUrl (the endpoint's own key, an administrator's, runs it: the
+        test above, run here too)."""
+        name = self.create_function('iam-only', URL_HANDLER.format(returnvalue='"hi"'))
+        url = self.client('lambda').create_function_url_config(
+            FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
+        iam_client = self.client('iam')
+        iam_client.create_user(UserName='powerless')
+        key = iam_client.create_access_key(UserName='powerless')['AccessKey']
+        request = AWSRequest(method='POST', url=url, data=b'{}')
+        SigV4Auth(Credentials(key['AccessKeyId'], key['SecretAccessKey']), 'lambda',
+                  'us-east-1').add_auth(request)
+        status, _, content = self.request(url, b'{}', dict(request.headers.items()))
+        self.assertEqual((status, json.loads(content)), (403, FORBIDDEN))
