@@ -8,6 +8,7 @@ $default route and stage) does.
 """
 import base64
 import json
+import re
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ API_PREFIX = '/execute-api/'
 # Headers of one connection, not of the request: Lambda's front end passes none of them on.
 HOP_BY_HOP = frozenset({'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
                         'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'})
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 TEXT_TYPES = ('text/', 'application/json', 'application/xml', 'application/javascript',
               'application/x-www-form-urlencoded')
 
@@ -128,12 +130,13 @@ class HttpFront:
             return json_response(429, {'message': 'Too Many Requests'})
         except ArchitectureMismatch as refusal:  # the endpoint's own: it says why
             return json_response(502, {'message': str(refusal)})
-        if not outcome.ok:  # function URLs answer 502, HTTP APIs 500
-            response = (Response('Internal Server Error', status=502,
-                                 content_type='application/json') if prefix == URL_PREFIX
-                        else json_response(500, {'message': 'Internal Server Error'}))
+        if not outcome.ok:
+            response = bad_gateway(prefix)
         else:
-            response = url_cors.add_headers(cors, request, response_from(outcome.payload))
+            try:
+                response = url_cors.add_headers(cors, request, response_from(outcome.payload))
+            except MalformedResponse:
+                response = bad_gateway(prefix)
         response.headers['x-amzn-RequestId'] = request_id
         return response
 
@@ -204,6 +207,14 @@ def not_found(prefix):
     return json_response(404, {'message': 'Not Found'})
 
 
+def bad_gateway(prefix):
+    """A function that failed or answered nothing Lambda can send: a function URL answers 502
+    "Internal Server Error" (test_lambda_url_invocation_exception), an HTTP API 500."""
+    if prefix == URL_PREFIX:
+        return Response('Internal Server Error', status=502, content_type='application/json')
+    return json_response(500, {'message': 'Internal Server Error'})
+
+
 def current_url_config(account, region, name, url_id):
     """The function URL configuration that still has this id; None once it is deleted."""
     try:
@@ -249,11 +260,17 @@ def payload_too_large(prefix):
     return json_response(500, {'message': 'Internal Server Error'})
 
 
+class MalformedResponse(Exception):
+    """A result with a statusCode that Lambda cannot make a response of: the caller gets 502."""
+
+
 def response_from(payload):
     """Lambda's mapping of a result to an HTTP response (test_lambda.snapshot.json,
     test_lambda_url_invocation[*]): a dict with statusCode is a response, its dict or list
     body serialised; any other result is the body, 200, application/json: a string as it is,
-    anything else as compact JSON."""
+    anything else as compact JSON. Raises MalformedResponse for a statusCode that is not an
+    HTTP status, headers or cookies that are not text on one line, a body that is not the
+    base64 it says it is."""
     try:
         result = json.loads(payload or b'null')
     except ValueError:
@@ -267,16 +284,36 @@ def response_from(payload):
     elif not isinstance(body, str):
         body = compact_json(body)
     elif result.get('isBase64Encoded'):
-        body = base64.b64decode(body)
-    response = Response(body, status=int(result['statusCode']))
+        try:
+            body = base64.b64decode(body, validate=True)
+        except ValueError:
+            raise MalformedResponse('body is not base64') from None
+    response = Response(body, status=http_status(result['statusCode']))
     response.headers.remove('Content-Type')
-    for name, value in (result.get('headers') or {}).items():
-        response.headers[name] = str(value)
-    for cookie in result.get('cookies') or []:
-        response.headers.add('Set-Cookie', cookie)
+    headers, cookies = result.get('headers') or {}, result.get('cookies') or []
+    if not isinstance(headers, dict) or not isinstance(cookies, list):
+        raise MalformedResponse('headers must be an object, cookies a list')
+    try:
+        for name, value in headers.items():
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f'{name!r} is not a header name')
+            response.headers[name] = value if isinstance(value, str) else compact_json(value)
+        for cookie in cookies:
+            response.headers.add('Set-Cookie', str(cookie))
+    except ValueError as error:  # a header must not become two, or end the headers
+        raise MalformedResponse(str(error)) from None
     if 'Content-Type' not in response.headers:
         response.headers['Content-Type'] = 'application/json'
     return response
+
+
+def http_status(value):
+    """statusCode as a number or a string of digits ("418", as recorded), 100-599."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not 100 <= value <= 599:
+        raise MalformedResponse(f'statusCode {value!r} is not an HTTP status')
+    return value
 
 
 def compact_json(value):

@@ -442,6 +442,16 @@ class FunctionUrlTest(FidelityTestCase):
                     self.assertEqual(got_headers[name], value)
                 if 'cookies' in returned:
                     self.assertEqual(got_headers.get_all('Set-Cookie'), returned['cookies'])
+        # What no HTTP response can carry fails as the function's error does (502).
+        for returned in ({'statusCode': 'abc'}, {'statusCode': 1000},
+                         {'statusCode': 200, 'headers': {'a\r\nInjected': 'x'}},
+                         {'statusCode': 200, 'headers': {'a': 'x\r\nInjected: y'}},
+                         {'statusCode': 200, 'body': '%%', 'isBase64Encoded': True}):
+            with self.subTest(returned):
+                status, headers, content = self.request(
+                    url, json.dumps(returned).encode(), {'Content-Type': 'application/json'})
+                self.assertEqual((status, content), (502, b'Internal Server Error'))
+                self.assertNotIn('Injected', headers)
 
     def test_function_error_and_unknown_url(self):
         """test_lambda.snapshot.json, test_lambda_url_invocation_exception: 502 with the body
