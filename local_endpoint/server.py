@@ -162,6 +162,10 @@ class Endpoint:
             service = self.moto_services[id(app)] = next(
                 name for name, instance in self.moto.app_instances.items() if instance is app)
         action = state_action(environ)
+        if service == 'moto_api' and environ['PATH_INFO'].rstrip('/') == '/moto-api/reset':
+            answer = app(environ, start_response)
+            self.store.forget()  # moto forgot everything: so does the next start
+            return answer
         if service in state.NOT_KEPT or state.is_read(environ['REQUEST_METHOD'], action):
             return app(environ, start_response)
         answered = {}

@@ -448,6 +448,15 @@ class Store:
             return [f'{service} could not be saved ({error}); see the endpoint log'
                     for service, error in self.failures.items()]
 
+    def forget(self):
+        """What moto's own reset (POST /moto-api/reset) leaves: nothing to load next time.
+        The events already accepted stay in their journal: they were answered."""
+        with self.objects_lock, self.dirty_lock:
+            for name in ('services', 'objects'):
+                shutil.rmtree(os.path.join(self.folder, name), ignore_errors=True)
+            self.kept.clear()
+            self.dirty.clear()
+
     def mark(self, service):
         """A service changed outside a request: flush() saves it within FLUSH_SECONDS."""
         with self.dirty_lock:

@@ -101,6 +101,17 @@ class StoreTest(unittest.TestCase):
         self.assertNotIn('kept-gone', backend.buckets)
         self.assertEqual(backend.buckets['kept-form'].keys['uploads/by-form'].value, b'form')
 
+    def test_after_motos_own_reset_the_next_start_finds_nothing(self):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        store = state.Store(folder, BASE_URL)
+        for name in ('services/s3/123456789012', 'objects/bucket'):
+            os.makedirs(os.path.join(store.folder, name))
+        store.kept['bucket'] = {'key': ((), ())}
+        store.forget()
+        self.assertEqual(sorted(os.listdir(store.folder)), ['blobs'])
+        self.assertEqual(store.kept, {})
+
     def test_endpoint_urls_follow_the_port_of_the_next_start(self):
         blobs = state.Blobs(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, blobs.folder)
