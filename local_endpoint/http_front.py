@@ -104,9 +104,10 @@ class HttpFront:
             cors = url_cors.settings(url_config)
         if cors and url_cors.is_preflight(request):
             return url_cors.preflight(cors, request)
+        authorizer = None
         if prefix == URL_PREFIX:
             try:
-                authorize(request, account, region, name, url_config)
+                authorizer = authorize(request, account, region, name, url_config)
             except url_auth.Forbidden:
                 return forbidden()
         try:
@@ -118,7 +119,12 @@ class HttpFront:
         request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
         request_id, trace_root = str(uuid.uuid4()), new_trace_root()
         try:
-            event = json.dumps(payload_v2(request, front_id, request_id, trace_root)).encode()
+            event = json.dumps(payload_v2(
+                request, front_id, request_id, trace_root,
+                # the API owner's for an HTTP API; for a URL, the function owner's when the
+                # caller signed, else "anonymous" (urls-invocation guide)
+                account if prefix == API_PREFIX or authorizer else 'anonymous',
+                authorizer)).encode()
         except RequestEntityTooLarge:
             return payload_too_large(prefix)
         if len(event) > MAX_SYNC_PAYLOAD_BYTES:  # the body as the event carries it, and more
@@ -141,7 +147,7 @@ class HttpFront:
         return response
 
 
-def payload_v2(request, url_id, request_id, trace_root):
+def payload_v2(request, url_id, request_id, trace_root, account_id, authorizer=None):
     """The event Lambda builds for a function URL (payload format 2.0), as recorded in
     test_lambda.snapshot.json (TestLambdaURL, test_lambda_url_echo_http_fixture_default):
     header names lower-cased, repeated ones joined by commas, hop-by-hop headers left out,
@@ -176,7 +182,7 @@ def payload_v2(request, url_id, request_id, trace_root):
         'version': '2.0', 'routeKey': '$default', 'rawPath': raw_path,
         'rawQueryString': request.query_string.decode(), 'headers': headers,
         'requestContext': {
-            'accountId': 'anonymous', 'apiId': url_id,
+            'accountId': account_id, 'apiId': url_id,
             'domainName': request.host, 'domainPrefix': url_id,
             'http': {'method': request.method, 'path': path, 'protocol': 'HTTP/1.1',
                      'sourceIp': source_ip,
@@ -186,6 +192,8 @@ def payload_v2(request, url_id, request_id, trace_root):
             'timeEpoch': int(time.time() * 1000)},
         'isBase64Encoded': bool(body) and text is None,
     }
+    if authorizer:
+        event['requestContext']['authorizer'] = authorizer
     cookies = [cookie.strip() for value in request.headers.getlist('Cookie')
                for cookie in value.split(';') if cookie.strip()]
     if cookies:
@@ -227,13 +235,14 @@ def current_url_config(account, region, name, url_id):
 
 def authorize(request, account, region, name, url_config):
     """url_auth's check for this URL: its AuthType, its function's ARN (with the alias for an
-    alias's URL) and resource policy. A function deleted meanwhile is refused further on."""
+    alias's URL) and resource policy; the event's authorizer it returns. A function deleted
+    meanwhile is refused further on."""
     function_name, _, alias = name.partition(':')
     try:
         function = lambda_backends[account][region].get_function(function_name)
     except UnknownFunctionException:
-        return
-    url_auth.check(request.environ, url_config.config.get('AuthType'),
+        return None
+    return url_auth.check(request.environ, url_config.config.get('AuthType'),
                    function.function_arn + (f':{alias}' if alias else ''),
                    function.policy.statements if function.policy else [], iam.enforcing(),
                    MAX_SYNC_PAYLOAD_BYTES)

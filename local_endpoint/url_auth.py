@@ -11,7 +11,9 @@ since October 2025. Each refusal is Lambda's: 403, AccessDeniedException, "Forbi
 """
 import fnmatch
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.access_control import PermissionResult
+from moto.sts.models import sts_backends
 
 from local_endpoint import iam, sigv4
 
@@ -28,23 +30,37 @@ class Forbidden(Exception):
 def check(environ, auth_type, target_arn, statements, enforcing, body_limit):
     """Raise Forbidden unless this request may call the URL serving `target_arn` (the
     function's ARN, with the alias for an alias's URL); `statements` are the function's
-    resource policy's."""
-    if auth_type == 'AWS_IAM':
-        if 'HTTP_AUTHORIZATION' not in environ:
+    resource policy's. Returns the event's requestContext.authorizer for an AWS_IAM URL (who
+    signed), None for a public one."""
+    if auth_type != 'AWS_IAM':
+        if enforcing and not (
+                _granted(statements, URL_ACTION, target_arn, _for_auth_type_none)
+                and _granted(statements, INVOKE_ACTION, target_arn, _via_function_url)):
             raise Forbidden(FORBIDDEN)
-        if enforcing:
-            _check_signer(environ, target_arn, body_limit)
-    elif enforcing and not (
-            _granted(statements, URL_ACTION, target_arn, _for_auth_type_none)
-            and _granted(statements, INVOKE_ACTION, target_arn, _via_function_url)):
-        raise Forbidden(FORBIDDEN)
-
-
-def _check_signer(environ, target_arn, body_limit):
+        return None
     try:
         authorization = sigv4.authorization_of(environ)
     except sigv4.Malformed:
         raise Forbidden(FORBIDDEN) from None
+    if authorization is None:
+        raise Forbidden(FORBIDDEN)
+    if enforcing:
+        _check_signer(environ, authorization, target_arn, body_limit)
+    return _authorizer(authorization)
+
+
+def _authorizer(authorization):
+    """The signer as the event names it (urls-invocation guide, request payload): STS's
+    GetCallerIdentity of the key."""
+    identity = sts_backends[DEFAULT_ACCOUNT_ID][iam.PARTITION]
+    user_id, arn, account = identity.get_caller_identity(authorization.access_key,
+                                                         authorization.region)
+    return {'iam': {'accessKey': authorization.access_key, 'accountId': account,
+                    'callerId': user_id, 'cognitoIdentity': None, 'principalOrgId': None,
+                    'userArn': arn, 'userId': user_id}}
+
+
+def _check_signer(environ, authorization, target_arn, body_limit):
     signer = iam.principal(authorization.access_key, environ.get('HTTP_X_AMZ_SECURITY_TOKEN'))
     if signer is None:
         raise Forbidden(FORBIDDEN)

@@ -18,6 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from local_endpoint.iam import ADMIN_USER
 from tests.e2e.fidelity import FidelityTestCase
 
 # functions/common/introspection/python/src/handler.py, with sys.path beside it.
@@ -400,6 +401,8 @@ class FunctionUrlTest(FidelityTestCase):
         self.assertEqual((event['body'], event['isBase64Encoded']), ('{"foo": "bar"}', False))
         self.assertEqual(event['requestContext']['http']['method'], 'POST')
         self.assertEqual(event['requestContext']['http']['sourceIp'], '127.0.0.1')
+        self.assertEqual(event['requestContext']['accountId'], 'anonymous')
+        self.assertNotIn('authorizer', event['requestContext'])
 
         form = (b'\r\n--4efd\r\nContent-Disposition: form-data; name="formfield"\r\n\r\n'
                 b'not a file, just a field\r\n--4efd--\r\n')
@@ -500,14 +503,24 @@ class FunctionUrlTest(FidelityTestCase):
         """AWS Lambda developer guide, "Control access to Lambda function URLs": a URL of
         AuthType AWS_IAM refuses an unsigned request with the 403 recorded in
         test_lambda.snapshot.json (test_lambda_permission_url_invocation); a signed one runs."""
-        name = self.create_function('iam-url', URL_HANDLER.format(returnvalue='"hi"'))
+        name = self.create_function('iam-url', URL_HANDLER.format(
+            returnvalue='event["requestContext"]'))
         url = self.client('lambda').create_function_url_config(
             FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
         status, headers, content = self.request(url, b'{}')
         self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
                          (403, 'AccessDeniedException', FORBIDDEN))
         status, _, content = self.signed('POST', url[len(self.url):], b'{}')
-        self.assertEqual((status, content), (200, b'hi'))
+        self.assertEqual(status, 200)
+        # urls-invocation guide, request payload: the function owner's account, and who signed
+        context = json.loads(content)
+        signer = self.client('iam').get_user(UserName=ADMIN_USER)['User']  # the key's user
+        self.assertEqual((context['accountId'], context['authorizer']), (
+            '123456789012', {'iam': {
+                'accessKey': 'test', 'accountId': '123456789012',
+                'callerId': signer['UserId'], 'cognitoIdentity': None,
+                'principalOrgId': None, 'userArn': signer['Arn'],
+                'userId': signer['UserId']}}))
 
 
 class FunctionUrlPermissionTest(FunctionUrlTest):
