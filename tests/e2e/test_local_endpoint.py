@@ -168,6 +168,11 @@ class LocalEndpointTest(EndpointTestCase):
             '    return {"statusCode": 201, "headers": {"Content-Type": "application/json", '
             '"X-Echo": "yes"}, "cookies": ["a=1", "b=2; Path=/"], "body": json.dumps(seen)}\n'))
         url = lambdas.create_function_url_config(FunctionName='Echo', AuthType='NONE')['FunctionUrl']
+        # Public as AWS makes a URL public (make up enforces IAM): its resource policy grants both.
+        lambdas.add_permission(FunctionName='Echo', StatementId='url', Principal='*',
+                               Action='lambda:InvokeFunctionUrl', FunctionUrlAuthType='NONE')
+        lambdas.add_permission(FunctionName='Echo', StatementId='invoke', Principal='*',
+                               Action='lambda:InvokeFunction', InvokedViaFunctionUrl=True)
         api = self.client('apigatewayv2').create_api(
             Name='echo', ProtocolType='HTTP',
             Target=lambdas.get_function(FunctionName='Echo')['Configuration']['FunctionArn'])
