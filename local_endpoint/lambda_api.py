@@ -3,10 +3,10 @@
 (local_endpoint.function_names), the checks of a function's name and configuration
 (local_endpoint.validation), resource policies (local_endpoint.permissions), reserved
 concurrency (local_endpoint.concurrency), function URL configurations
-(local_endpoint.url_configs) and the configuration every call answers
-(local_endpoint.configurations)."""
+(local_endpoint.url_configs), tags (local_endpoint.tags) and the configuration every call
+answers (local_endpoint.configurations)."""
 from local_endpoint import (concurrency, configurations, function_names, lambda_errors,
-                            permissions, url_configs, validation)
+                            permissions, tags, url_configs, validation)
 
 
 def install():
@@ -18,4 +18,5 @@ def install():
     permissions.install()
     concurrency.install()
     url_configs.install()
+    tags.install()
     configurations.install()

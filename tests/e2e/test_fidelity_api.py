@@ -733,3 +733,33 @@ class ControlPlaneTest(LambdaAnswers):
         self.assertEqual(self.lambdas.get_function(FunctionName='configured', Qualifier=version[
             'Version'])['Configuration']['RevisionId'], version['RevisionId'])
         self.assertNotIn(version['RevisionId'], revisions)
+
+    def test_tag_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaTags::test_tag_exceptions:
+        tag_lambda_invalidarn, tag_lambda_doesnotexist, tag_lambda_qualifier_doesnotexist,
+        list_tag_lambda_empty, untag_nomatch, tag_empty_tags; test_tag_versions,
+        tag_resource_latest_exception. (untag_empty_keys is not reproduced: moto's router finds
+        no operation for an untag without tagKeys and answers a bare 404 before any check.)"""
+        pattern = (r'arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-'
+                   r'\d{1}:\d{12}:(function:[a-zA-Z0-9-_]+(:(\$LATEST|[a-zA-Z0-9-_]+))?|layer:'
+                   r'([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:'
+                   r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|'
+                   r'capacity-provider:[a-zA-Z0-9-_]+)')
+        self.assertRefused(lambda: self.lambdas.tag_resource(Resource='arn:aws:something',
+                                                             Tags={'key_a': 'value_a'}),
+                           400, 'ValidationException',
+                           "1 validation error detected: Value 'arn:aws:something' at 'resource' "
+                           f"failed to satisfy constraint: Member must satisfy regular expression "
+                           f"pattern: {pattern}")
+        self.assertNotFound(lambda: self.lambdas.tag_resource(
+            Resource=f'{ARN}:doesnotexist', Tags={'key_a': 'value_a'}), f'{ARN}:doesnotexist')
+        for qualifier in ('v1', '$LATEST'):
+            self.assertInvalid(lambda: self.lambdas.tag_resource(
+                Resource=f'{ARN}:exists:{qualifier}', Tags={'key_a': 'value_a'}),
+                'Tags on function aliases and versions are not supported. Please specify a '
+                'function ARN.')
+        self.assertEqual(self.lambdas.list_tags(Resource=f'{ARN}:exists')['Tags'], {})
+        self.assertEqual(self.lambdas.untag_resource(Resource=f'{ARN}:exists', TagKeys=[
+            'somekey'])['ResponseMetadata']['HTTPStatusCode'], 204)
+        self.assertInvalid(lambda: self.lambdas.tag_resource(Resource=f'{ARN}:exists', Tags={}),
+                           'An error occurred and the request cannot be processed.')
