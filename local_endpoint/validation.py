@@ -16,11 +16,13 @@ test_function_arns):
   ValidationException "1 validation error detected: Value 'r1' at 'role' failed to satisfy
   constraint: ...";
 - more than Lambda's quotas (the model allows more, for other kinds of function): Timeout over
-  900 and MemorySize over 10240, in the words AWS answers them with;
+  900 and MemorySize over 10240, in the words AWS answers them with; environment variables over
+  4 KB (InvalidParameterValueException, with the JSON it measured);
 - a FunctionName outside create-function's model, ValidationException; a name (the ARN's last
   part) over 64 characters, InvalidParameterValueException; an ARN of another region, 404
   (local_endpoint.function_names). An ARN or a partial ARN creates the function it names.
 """
+import json
 import re
 from functools import lru_cache
 
@@ -42,6 +44,7 @@ MODELLED = {'Role': 'role', 'Handler': 'handler', 'Timeout': 'timeout',
 MAX_TIMEOUT_SECONDS = 900
 MAX_MEMORY_MB = 10240
 MAX_NAME_LENGTH = 64
+MAX_ENVIRONMENT_BYTES = 4096
 
 
 @lru_cache(maxsize=None)
@@ -93,6 +96,20 @@ def check_modelled(operation, request):
                                          f'{metadata["min"]}')
 
 
+def check_environment(request):
+    """Lambda measures the variables as compact JSON, in UTF-8, and takes at most 4 KB
+    (test_lambda_api.snapshot.json, TestLambdaSizeLimits: test_large_environment_variables_fails,
+    test_large_environment_fails_multiple_keys, test_lambda_envvars_near_limit_succeeds)."""
+    variables = (request.get('Environment') or {}).get('Variables')
+    if not variables:
+        return
+    measured = json.dumps(variables, separators=(',', ':'), ensure_ascii=False)
+    if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
+        raise InvalidParameterValueException(
+            f'Lambda was unable to configure your environment variables because the environment '
+            f'variables you have provided exceeded the 4KB limit. String measured: {measured}')
+
+
 def check_quotas(request):
     if request.get('Timeout', 0) > MAX_TIMEOUT_SECONDS:
         raise refused('timeout', request['Timeout'], f'Member must have value less than or '
@@ -108,6 +125,7 @@ def check(operation, request):
     Lambda sees the request) first."""
     check_modelled(operation, request)
     check_quotas(request)
+    check_environment(request)
     if request.get('Runtime') is not None:
         check_runtime(request['Runtime'])
 

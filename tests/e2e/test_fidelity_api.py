@@ -763,3 +763,22 @@ class ControlPlaneTest(LambdaAnswers):
             'somekey'])['ResponseMetadata']['HTTPStatusCode'], 204)
         self.assertInvalid(lambda: self.lambdas.tag_resource(Resource=f'{ARN}:exists', Tags={}),
                            'An error occurred and the request cannot be processed.')
+
+    def test_environment_variables_over_4_kb(self):
+        """test_lambda_api.snapshot.json, TestLambdaSizeLimits::
+        test_large_environment_variables_fails (failed_create_fn_result),
+        test_large_environment_fails_multiple_keys and test_lambda_envvars_near_limit_succeeds:
+        the variables as compact JSON, at most 4096 bytes."""
+        prefix = ('Lambda was unable to configure your environment variables because the '
+                  'environment variables you have provided exceeded the 4KB limit. String '
+                  'measured: ')
+        too_large = {'LARGE_VAR': 'x' * (4096 - 6 - len('LARGE_VAR'))}
+        self.assertInvalid(lambda: self.create('environment', Environment={
+            'Variables': too_large}), prefix + json.dumps(too_large, separators=(',', ':')))
+        two = {'SMALL_VAR': 'ok', 'LARGE_VAR': 'x' * 4064}
+        self.assertInvalid(lambda: self.lambdas.update_function_configuration(
+            FunctionName='exists', Environment={'Variables': two}),
+            prefix + '{"SMALL_VAR":"ok","LARGE_VAR":"' + 'x' * 4064 + '"}')
+        at_limit = {'LARGE_VAR': 'x' * (4096 - 7 - len('LARGE_VAR'))}
+        created = self.create('environment', Environment={'Variables': at_limit})
+        self.assertEqual(created['Environment'], {'Variables': at_limit})
