@@ -26,6 +26,7 @@ RUNTIME_ERROR = 'raise Exception("Runtime startup fails")\n'
 RESPONSE_SIZE = ('def handler(event, context):\n'
                  '    print("generating bytes", flush=True)\n'
                  '    return "a" * event["bytenum"]\n')
+SLOW = 'import time\n\ndef handler(event, context):\n    time.sleep(event["wait"])\n'
 RUNTIMES = ('[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, '
             'nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, '
             'python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, java11, dotnet6, '
@@ -69,6 +70,10 @@ class InvokeTest(LambdaAnswers):
         cls.create_function('handler-error', HANDLER_ERROR)
         cls.create_function('runtime-error', RUNTIME_ERROR)
         cls.create_function('response-size', RESPONSE_SIZE, Timeout=30, MemorySize=512)
+        cls.create_function('slow', SLOW, Timeout=1)
+        cls.create_function('returns-none', 'def handler(event, context):\n    return None\n')
+        cls.create_function('throttled', ECHO)
+        lambdas.put_function_concurrency(FunctionName='throttled', ReservedConcurrentExecutions=0)
 
     def invoke(self, **parameters):
         answer = self.client('lambda').invoke(**parameters)
@@ -208,6 +213,37 @@ class InvokeTest(LambdaAnswers):
                              Payload=json.dumps({'bytenum': 6 * 1024 * 1024}).encode())
         self.assertNotIn('FunctionError', answer)
         self.assertEqual(len(answer['Payload']), 6 * 1024 * 1024 + 2)
+
+    def test_a_timeout(self):
+        """test_lambda.snapshot.json, TestLambdaBehavior::test_lambda_invoke_with_timeout,
+        invoke-result."""
+        answer = self.invoke(FunctionName='slow', Payload=b'{"wait": 2}')
+        self.assertEqual((answer['StatusCode'], answer['FunctionError'],
+                          answer['ExecutedVersion']), (200, 'Unhandled', '$LATEST'))
+        request_id = answer['ResponseMetadata']['RequestId']
+        self.assertEqual(json.loads(answer['Payload']), {
+            'errorType': 'Sandbox.Timedout',
+            'errorMessage': f'RequestId: {request_id} Error: Task timed out after 1.00 seconds'})
+
+    def test_a_function_that_returns_nothing(self):
+        """test_lambda.snapshot.json, TestLambdaFeatures::test_invocation_type_no_return_payload
+        [python-RequestResponse] and [python-Event], invoke-result."""
+        answer = self.invoke(FunctionName='returns-none', Payload=b'{}')
+        self.assertEqual((answer['StatusCode'], answer['Payload']), (200, b'null'))
+        answer = self.invoke(FunctionName='returns-none', Payload=b'{}', InvocationType='Event')
+        self.assertEqual((answer['StatusCode'], answer['Payload']), (202, b''))
+
+    def test_no_reserved_concurrency(self):
+        """test_lambda.snapshot.json, TestLambdaConcurrency::test_reserved_concurrency,
+        exc_no_cap_requestresponse (429 with its Reason) and invoke_result (an event is still
+        accepted, 202)."""
+        self.assertRefused(lambda: self.invoke(FunctionName='throttled',
+                                               InvocationType='RequestResponse'),
+                           429, 'TooManyRequestsException', 'Rate Exceeded.',
+                           Reason='ReservedFunctionConcurrentInvocationLimitExceeded',
+                           Type='User', message='Rate Exceeded.')
+        self.assertEqual(self.invoke(FunctionName='throttled', InvocationType='Event')[
+            'StatusCode'], 202)
 
     def test_a_request_over_the_limit(self):
         """AWS Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
