@@ -103,13 +103,7 @@ def layer_zip():
     return buffer.getvalue()
 
 
-class FunctionRuntimeTest(FidelityTestCase):
-    """The environment, the context object and the log records of a running function."""
-
-    def invoke(self, name, payload=b'{}', **arguments):
-        result = self.client('lambda').invoke(FunctionName=name, Payload=payload, **arguments)
-        return result, json.loads(result['Payload'].read() or b'null')
-
+class LogReading:
     def events(self, name, count_reports, seconds=20):
         """The function's log events (messages), once it has written that many REPORTs."""
         logs = self.client('logs')
@@ -126,6 +120,14 @@ class FunctionRuntimeTest(FidelityTestCase):
             if time.monotonic() > deadline:
                 self.fail(f'{count_reports} REPORT records expected, got: {messages}')
             time.sleep(0.2)
+
+
+class FunctionRuntimeTest(LogReading, FidelityTestCase):
+    """The environment, the context object and the log records of a running function."""
+
+    def invoke(self, name, payload=b'{}', **arguments):
+        result = self.client('lambda').invoke(FunctionName=name, Payload=payload, **arguments)
+        return result, json.loads(result['Payload'].read() or b'null')
 
     def test_environment_and_context(self):
         """test_lambda_common.snapshot.json, test_introspection_invoke[python3.12],
@@ -331,7 +333,7 @@ class FunctionRuntimeTest(FidelityTestCase):
                                     f'{request_id}\\tLambda log message - logging module\n\\Z')
 
 
-class FunctionUrlTest(FidelityTestCase):
+class FunctionUrlTest(LogReading, FidelityTestCase):
     """Function URLs: the event a request becomes, and the response a result becomes."""
 
     def url_function(self, name, source):
@@ -374,7 +376,8 @@ class FunctionUrlTest(FidelityTestCase):
         test_lambda_url_form_payload, url_response: header names lower-cased, Connection left
         out, x-amzn-trace-id and x-forwarded-for/-port/-proto added, repeated query
         parameters joined, the path as sent; a multipart body base64-encoded. The response's
-        x-amzn-RequestId is the invocation's (test_request_id_invoke_url)."""
+        x-amzn-RequestId is the invocation's, in its END record (test_request_id_invoke_url,
+        lambda_url_invocation and end_log_entries)."""
         url = self.url_function('echo-http', ECHO_HTTP)
         status, headers, content = self.request(
             f'{url}pa2%Fth/1?q=query&multiQuery=foo&multiQuery=%2Fbar',
@@ -385,6 +388,8 @@ class FunctionUrlTest(FidelityTestCase):
         event = json.loads(content)
         self.assertRegex(headers['x-amzn-RequestId'], f'^{UUID}$')
         self.assertEqual(event['requestContext']['requestId'], headers['x-amzn-RequestId'])
+        self.assertIn(f"END RequestId: {headers['x-amzn-RequestId']}\n",
+                      self.events('echo-http', 1))
         received = event['headers']
         self.assertRegex(received.pop('x-amzn-trace-id'), r'^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$')
         host = urllib.request.urlparse(url).netloc
