@@ -9,9 +9,13 @@ number, that exists (404). Empty AdditionalVersionWeights removes the routing, a
 without routing has no RoutingConfig key (moto answers null). Updating an alias that does not
 exist is "Alias not found: ARN" (test_lambda_api.snapshot.json,
 test_non_existent_alias_update), where moto said what get-alias says; deleting one succeeds,
-204 as every deletion (test_non_existent_alias_deletion; moto answered 201).
+204 as every deletion (test_non_existent_alias_deletion; moto answered 201). An update gives
+the alias a new RevisionId, and list-aliases with FunctionVersion lists that version's only
+(test_alias_lifecycle).
 """
+import json
 import re
+import uuid
 
 from moto.awslambda.exceptions import LambdaClientError, UnknownFunctionException
 from moto.awslambda.models import LambdaAlias, LambdaStorage
@@ -84,6 +88,7 @@ def install():
         alias = original_update(storage, name, function_name, function_version, description,
                                 routing)
         alias.routing_config = routing
+        alias.revision_id = str(uuid.uuid4())  # each update is a new revision, as on AWS
         return alias
 
     original_json = LambdaAlias.to_json
@@ -101,10 +106,24 @@ def install():
         original_delete(response)
         return 204, {'status': 204}, ''
 
+    original_list = LambdaResponse.list_aliases
+
+    def list_aliases(response):
+        """list-aliases --function-version lists the aliases of that version (moto: all)."""
+        status, headers, body = original_list(response)
+        version = (response.querystring.get('FunctionVersion') or [None])[0]
+        if version is None:
+            return status, headers, body
+        listed = json.loads(body)
+        listed['Aliases'] = [alias for alias in listed['Aliases']
+                             if alias['FunctionVersion'] == version]
+        return status, headers, json.dumps(listed)
+
     put_alias.checks_routing = True
     LambdaStorage.put_alias, LambdaStorage.update_alias = put_alias, update_alias
     LambdaAlias.to_json = to_json
     LambdaResponse.delete_alias = delete_alias
+    LambdaResponse.list_aliases = list_aliases
 
 
 def checked_routing(storage, unqualified_arn, primary, routing_config):

@@ -818,3 +818,24 @@ class ControlPlaneTest(LambdaAnswers):
         at_limit = {'LARGE_VAR': 'x' * (4096 - 7 - len('LARGE_VAR'))}
         created = self.create('environment', Environment={'Variables': at_limit})
         self.assertEqual(created['Environment'], {'Variables': at_limit})
+
+    def test_alias_revisions_and_listing_by_version(self):
+        """test_lambda_api.snapshot.json, TestLambdaAlias::test_alias_lifecycle:
+        create_alias_1_1 and update_alias_1_1 (a new RevisionId), get_function_alias_1_1 (the
+        version's configuration), list_aliases_for_version."""
+        self.create('aliased')
+        self.lambdas.get_waiter('function_active_v2').wait(FunctionName='aliased')
+        first = self.lambdas.publish_version(FunctionName='aliased')
+        self.lambdas.update_function_configuration(FunctionName='aliased', Description='two')
+        self.lambdas.get_waiter('function_updated_v2').wait(FunctionName='aliased')
+        self.lambdas.publish_version(FunctionName='aliased')
+        created = self.lambdas.create_alias(FunctionName='aliased', Name='one',
+                                            FunctionVersion='1')
+        self.lambdas.create_alias(FunctionName='aliased', Name='two', FunctionVersion='2')
+        updated = self.lambdas.update_alias(FunctionName='aliased', Name='one',
+                                            Description='updated')
+        self.assertNotEqual(created['RevisionId'], updated['RevisionId'])
+        self.assertEqual(self.lambdas.get_function(FunctionName='aliased', Qualifier='one')[
+            'Configuration']['RevisionId'], first['RevisionId'])
+        listed = self.lambdas.list_aliases(FunctionName='aliased', FunctionVersion='1')
+        self.assertEqual([alias['Name'] for alias in listed['Aliases']], ['one'])
