@@ -145,9 +145,11 @@ class LogEvents:
                 return
 
     def flush(self):
-        """At the end of an invocation or of the output: unfinished text is an event too."""
-        if self.buffer and not self.buffer.startswith(FRAME_MAGIC):
-            self._take_text(len(self.buffer), len(self.buffer))
+        """At the end of an invocation or of the output: unfinished text is an event too, and
+        so is an unfinished frame. The runtime writes a frame whole before it answers, so one
+        unfinished then is output that only looks like a frame (it would swallow the rest)."""
+        lines, self.buffer = self.buffer.split(b'\n'), b''
+        self.events += [line.decode(errors='replace') + '\n' for line in lines if line]
 
     def take(self):
         events, self.events = self.events, []

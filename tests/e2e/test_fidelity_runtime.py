@@ -278,6 +278,23 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
                          + r'Init Duration: \d+\.\d\d ms\tStatus: timeout\t\n\Z')
 
 
+    def test_output_that_looks_like_a_frame_loses_nothing(self):
+        """Hostile output: bytes that start like one of the runtime's log frames but never end
+        it are logged as output, and the next invocation's records are whole."""
+        name = self.create_function('fake-frame', (
+            'import sys\n\n\ndef handler(event, context):\n'
+            '    if event.get("fake"):\n'
+            '        sys.stdout.buffer.write(b"\\xa5\\x5a\\x00\\x03" + (2 ** 31).to_bytes(4, "big"))\n'
+            '        sys.stdout.flush()\n'
+            '    print("line", event.get("n"))\n'))
+        self.invoke(name, b'{"fake": true, "n": 1}')
+        second, _ = self.invoke(name, b'{"n": 2}')
+        second_id = second['ResponseMetadata']['RequestId']
+        events = self.events(name, 2)
+        self.assertTrue(any(event.endswith("line 1\n") for event in events), events)
+        self.assertEqual(events[-4:-1], [f'START RequestId: {second_id} Version: $LATEST\n',
+                                         'line 2\n', f'END RequestId: {second_id}\n'])
+
     def test_runtime_and_handler_errors(self):
         """test_lambda.snapshot.json, TestLambdaErrors: test_lambda_runtime_error (an
         exception at import: the runtime's record, requestId ""), test_lambda_handler_error,
