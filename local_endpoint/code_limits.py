@@ -1,6 +1,8 @@
 """Lambda's checks of a deployment package, which moto does not make.
 
-Lambda refuses, with InvalidParameterValueException (400), before storing anything:
+Lambda refuses a zip uploaded in the request (ZipFile) of 50 MB or more with 413
+RequestEntityTooLargeException "Zipped size must be smaller than 52428800 bytes", first; then,
+with InvalidParameterValueException (400), before storing anything:
 - a zip it cannot unpack: "Could not unzip uploaded file. Please check your file, then try to
   upload again." Here that includes a zip the endpoint would refuse to unpack (an absolute or
   `..` path, a file written through a symlink: local_endpoint.unpack);
@@ -13,12 +15,21 @@ Sizes are the ones the zips' central directories declare, as Lambda's are; the u
 the real bytes to them.
 """
 from moto.awslambda import models
-from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.utilities.utils import get_partition
 
 from local_endpoint.unpack import UNZIPPED_LIMIT, UnpackError, check
 
 NOT_A_ZIP = 'Could not unzip uploaded file. Please check your file, then try to upload again.'
+ZIPPED_LIMIT = 50 * 1024 * 1024
+
+
+class ZippedTooLarge(LambdaClientError):
+    code = 413
+
+    def __init__(self):
+        super().__init__('RequestEntityTooLargeException',
+                         f'Zipped size must be smaller than {ZIPPED_LIMIT} bytes')
 
 
 def install():
@@ -32,10 +43,12 @@ def install():
                                      backend.publish_layer_version)
 
     def create_function(self, spec):
+        check_uploaded(spec.get('Code', {}))
         check_function(zip_of(self, spec.get('Code', {})), layers_of(self, spec.get('Layers')))
         return create(self, spec)
 
     def update_function_code(self, function_name, qualifier, body):
+        check_uploaded(body)
         function = self.get_function(function_name, qualifier)
         check_function(zip_of(self, body),
                        layers_of(self, [layer['Arn'] for layer in function.layers]))
@@ -49,6 +62,7 @@ def install():
         return update_configuration(self, function_name, qualifier, body)
 
     def publish_layer_version(self, spec):
+        check_uploaded(spec.get('Content') or {})
         check_function(zip_of(self, spec.get('Content') or {}), [])
         return publish(self, spec)
 
@@ -56,6 +70,20 @@ def install():
     backend.update_function_code = update_function_code
     backend.update_function_configuration = update_function_configuration
     backend.publish_layer_version = publish_layer_version
+
+
+def check_uploaded(code):
+    """A zip uploaded in the request (ZipFile, base64 in the JSON) is at most 50 MB, checked
+    first: 413 RequestEntityTooLargeException (test_lambda_api.snapshot.json,
+    test_oversized_zipped_create_lambda). From S3 it may be larger."""
+    if 'ZipFile' in code and base64_length(code['ZipFile']) >= ZIPPED_LIMIT:
+        raise ZippedTooLarge()
+
+
+def base64_length(encoded):
+    """The length of the bytes base64 text decodes to, without decoding it."""
+    text = encoded.strip()
+    return len(text) * 3 // 4 - len(text) + len(text.rstrip('='))
 
 
 def check_function(code, layers):
