@@ -210,6 +210,7 @@ class Outcome:
     # REPORT's Status when Lambda itself ended the invocation ('timeout', 'error'); None when
     # the function answered, an error of its own included.
     status: str = None
+    cold: bool = False  # the environment's first invocation: its log starts with INIT_START
 
 
 class ExecutionEnvironment:
@@ -381,7 +382,8 @@ class ExecutionEnvironment:
         outcome = Outcome(ok=pending.kind == 'response', payload=pending.body,
                           error_type=pending.error_type, duration_ms=duration,
                           max_memory_mb=-(-self.group.peak_bytes() // MB),
-                          init_duration_ms=self.init_duration_ms if cold else None)
+                          init_duration_ms=self.init_duration_ms if cold else None,
+                          cold=cold)
         if pending.kind is None:  # the process died or was stopped mid-invocation
             outcome.environment_usable = False
             outcome.error_type, outcome.payload = self._death(request_id)
@@ -431,7 +433,7 @@ class ExecutionEnvironment:
         else:
             error_type, body = self._death(request_id)
         return Outcome(ok=False, payload=body, error_type=error_type, environment_usable=False,
-                       log_lines=self.take_lines(), status='error')
+                       log_lines=self.take_lines(), status='error', cold=True)
 
     def kill(self, reason='shutdown'):
         """End the environment: every process it started, its group, its /tmp. Once."""

@@ -289,7 +289,7 @@ class LambdaService:
         elif outcome.status == 'error':
             report += f'Status: error\tError Type: {outcome.error_type}\t'
         lines = []
-        if environment.invocations == 1:  # its cold start
+        if outcome.cold:
             label, arn = runtime_version(spec.runtime, spec.region)
             lines.append(f'INIT_START Runtime Version: {label}\tRuntime Version ARN: {arn}\n')
             if spec.runtime in self.runtimes.warnings:
