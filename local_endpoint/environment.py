@@ -98,6 +98,15 @@ def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
     }
 
 
+def local_path(value, task_root, opt):
+    """A path as the function names it on AWS (/var/task/..., /opt/...), where it is here;
+    any other value as it is."""
+    for prefix, folder in (('/var/task', task_root), ('/opt', opt)):
+        if folder and (value == prefix or value.startswith(prefix + '/')):
+            return folder + value[len(prefix):]
+    return value
+
+
 def import_path(runtime, task_root, runtime_dir, opt):
     """sys.path's first entries as Lambda's Python runtime orders them: the task root, the
     layers' site-packages and python folders, the runtime folder."""
@@ -239,14 +248,18 @@ class ExecutionEnvironment:
             'AWS_LAMBDA_RUNTIME_API': self.api.address,
             **credentials, 'AWS_ENDPOINT_URL': endpoint_url,
         })
-        # The function's own variables; /opt means where its layers were unpacked.
+        # The function's own variables, a path in /var/task or /opt mapped to its folder here.
         for name, value in spec.environment:
-            if self.opt and (value == '/opt' or value.startswith('/opt/')):
-                value = self.opt + value[4:]
-            environment[name] = value
+            environment[name] = local_path(value, task_root, self.opt)
         command = [interpreter, '-S', '-c', BOOTSTRAP,
                    os.pathsep.join(import_path(spec.runtime, task_root, runtime_dir, self.opt)),
                    spec.handler]
+        if environment.get('AWS_LAMBDA_EXEC_WRAPPER'):
+            # Lambda's runtime wrapper (runtimes-modify guide): the script runs with the
+            # runtime's command as its arguments. Started by a shell, as Lambda's bootstrap
+            # starts it: one that is not there fails with the shell's exit status 127.
+            command = ['/bin/sh', '-c', 'exec "$@"', 'wrapper',
+                       environment['AWS_LAMBDA_EXEC_WRAPPER'], *command]
         limits = Limits.for_function(spec.memory_size)
         spare = self.host.spares.take(spec.ephemeral_storage) if self.host.spares else None
         if spare is not None:  # a sandbox made ahead: the runtime starts in it now

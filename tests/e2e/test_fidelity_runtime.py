@@ -295,6 +295,37 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
         self.assertEqual(events[-4:-1], [f'START RequestId: {second_id} Version: $LATEST\n',
                                          'line 2\n', f'END RequestId: {second_id}\n'])
 
+    def test_runtime_wrapper(self):
+        """test_lambda_common.py, test_runtime_wrapper_invoke[python3.12]: a script named by
+        AWS_LAMBDA_EXEC_WRAPPER (/var/task/environment_wrapper) starts the runtime, and what
+        it exports the function sees; test_lambda.snapshot.json,
+        test_lambda_runtime_wrapper_not_found, invocation_error: a wrapper that is not there
+        fails with Runtime.ExitError "exit status 127"."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w') as archive:
+            archive.writestr('handler.py', INTROSPECTION)
+            wrapper = zipfile.ZipInfo('environment_wrapper')
+            wrapper.external_attr = 0o100755 << 16
+            archive.writestr(wrapper, '#!/bin/bash\nexport WRAPPER_VAR=test-value-1\n'
+                                      'exec "$@"\n')
+        lambdas = self.client('lambda')
+        for name, path in (('wrapped', '/var/task/environment_wrapper'),
+                           ('wrapper-missing', '/idontexist.sh')):
+            lambdas.create_function(
+                FunctionName=name, Runtime='python3.12', Role=self.role_arn,
+                Handler='handler.handler', Code={'ZipFile': buffer.getvalue()},
+                Environment={'Variables': {'AWS_LAMBDA_EXEC_WRAPPER': path}})
+            lambdas.get_waiter('function_active_v2').wait(FunctionName=name)
+        _, wrapped = self.invoke('wrapped', b'{"simple": "payload"}')
+        self.assertEqual(wrapped['environment']['WRAPPER_VAR'], 'test-value-1')
+        self.assertEqual(wrapped['ctx']['function_name'], 'wrapped')
+        result, payload = self.invoke('wrapper-missing')
+        request_id = result['ResponseMetadata']['RequestId']
+        self.assertEqual((result['FunctionError'], payload), ('Unhandled', {
+            'errorType': 'Runtime.ExitError',
+            'errorMessage': f'RequestId: {request_id} Error: Runtime exited with error: '
+                            f'exit status 127'}))
+
     def test_runtime_and_handler_errors(self):
         """test_lambda.snapshot.json, TestLambdaErrors: test_lambda_runtime_error (an
         exception at import: the runtime's record, requestId ""), test_lambda_handler_error,
