@@ -46,8 +46,15 @@ SIGNAL_NAMES = {signal.SIGKILL: 'killed', signal.SIGSEGV: 'segmentation fault',
                 signal.SIGBUS: 'bus error'}
 # The runtime's entry: its import path comes as an argument, so that the function sees
 # PYTHONPATH as Lambda sets it (the runtime folder alone) and sys.path as Lambda orders it.
-BOOTSTRAP = ('import runpy, sys; sys.path[:1] = sys.argv.pop(1).split(":"); '
-             'runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)')
+# It has Lambda's 1,024 file descriptors (test_lambda.snapshot.json, test_runtime_ulimits:
+# RLIMIT_NOFILE [1024, 1024]), or the machine's fewer.
+BOOTSTRAP = '\n'.join([
+    'import resource, runpy, sys',
+    'hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]',
+    'files = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)',
+    'resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))',
+    'sys.path[:1] = sys.argv.pop(1).split(":")',
+    'runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)'])
 # Where Lambda's X-Ray daemon listens (169.254.100.1:2000 on AWS). No daemon listens here: what
 # an X-Ray SDK sends there is a UDP datagram to this machine, lost.
 XRAY_DAEMON = ('127.0.0.1', '2000')

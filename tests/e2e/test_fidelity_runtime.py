@@ -295,6 +295,14 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
         self.assertEqual(events[-4:-1], [f'START RequestId: {second_id} Version: $LATEST\n',
                                          'line 2\n', f'END RequestId: {second_id}\n'])
 
+    def test_file_descriptor_limit(self):
+        """test_lambda.snapshot.json, test_runtime_ulimits, invoke_runtime_ulimits:
+        RLIMIT_NOFILE [1024, 1024]."""
+        name = self.create_function('ulimits', 'import resource\n\n\n'
+                                    'def handler(event, context):\n'
+                                    '    return resource.getrlimit(resource.RLIMIT_NOFILE)\n')
+        self.assertEqual(self.invoke(name)[1], [1024, 1024])
+
     def test_runtime_wrapper(self):
         """test_lambda_common.py, test_runtime_wrapper_invoke[python3.12]: a script named by
         AWS_LAMBDA_EXEC_WRAPPER (/var/task/environment_wrapper) starts the runtime, and what
