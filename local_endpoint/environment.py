@@ -452,7 +452,10 @@ class ExecutionEnvironment:
                                f'{INIT_TIMEOUT_SECONDS} seconds'}).encode()
         else:
             error_type, body = self._death(request_id)
+        # REPORT's Duration and memory are the failed init's: the invocation ran nothing else.
         return Outcome(ok=False, payload=body, error_type=error_type, environment_usable=False,
+                       duration_ms=(time.monotonic() - self.started) * 1000,
+                       max_memory_mb=-(-self.group.peak_bytes() // MB),
                        log_lines=self.take_lines(), status='error', cold=True)
 
     def kill(self, reason='shutdown'):

@@ -367,6 +367,10 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
                     self.assertEqual(payload.pop('requestId'), request_id)
                 self.assertEqual(payload, {name: value.format(id=request_id)
                                            for name, value in expected.items()})
+        # A failed init's REPORT measures the init, the only thing that ran.
+        report = self.events('runtime-error', 1)[-1]
+        self.assertRegex(report, r'\tDuration: (?!0\.00)\d+\.\d\d ms\t.*'
+                                 r'\tMax Memory Used: [1-9]\d* MB\tStatus: error\t')
 
     def test_logging_module_record(self):
         """test_lambda.snapshot.json, test_invocation_with_qualifier, log_result: print's line,
