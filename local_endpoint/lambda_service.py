@@ -278,8 +278,11 @@ class LambdaService:
         """Lambda's records around the function's own, each a CloudWatch event ending in a
         newline as AWS writes them (test_lambda.snapshot.json, test_invocation_type_event_error;
         test_lambda_runtimes.snapshot.json, test_multi_line_prints)."""
+        # Since August 2025 a cold start's init is billed too (AWS Compute Blog, "AWS Lambda
+        # standardizes billing for INIT Phase"), as it always was for container images.
+        billed = outcome.duration_ms + (outcome.init_duration_ms or 0)
         report = (f'REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t'
-                  f'Billed Duration: {math.ceil(outcome.duration_ms)} ms\t'
+                  f'Billed Duration: {math.ceil(billed)} ms\t'
                   f'Memory Size: {spec.memory_size} MB\t'
                   f'Max Memory Used: {outcome.max_memory_mb} MB\t')
         if outcome.init_duration_ms is not None:

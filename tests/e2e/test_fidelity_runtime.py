@@ -227,6 +227,14 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
         self.assertEqual(events[8:11], [f'START RequestId: {warm_id} Version: $LATEST\n',
                                         'again\n', f'END RequestId: {warm_id}\n'])
         self.assertRegex(events[11], '^' + REPORT.format(id=warm_id, memory=128) + r'\n\Z')
+        # Billed: the duration rounded up; on a cold start, with the init's (billed since
+        # August 2025: AWS Compute Blog, "AWS Lambda standardizes billing for INIT Phase").
+        for report, cold in ((events[7], True), (events[11], False)):
+            fields = {name: float(value) for name, value in
+                      re.findall(r'\t?([A-Z][\w ]*): ([\d.]+) ms', report)}
+            spent = fields['Duration'] + (fields['Init Duration'] if cold else 0)
+            # ceil of the unrounded sum; each printed figure is within 0.005 of it
+            self.assertTrue(spent - 0.01 <= fields['Billed Duration'] < spent + 1.01, report)
 
     def test_error_record_and_async_retry_keep_the_request_id(self):
         """test_lambda.snapshot.json, test_invocation_type_event_error, log_events: the
