@@ -12,7 +12,9 @@ with InvalidParameterValueException (400), before storing anything:
   maximum allowed size of 262144000 bytes. The actual size is N bytes." (also when
   update-function-configuration changes the layers).
 Sizes are the ones the zips' central directories declare, as Lambda's are; the unpacker holds
-the real bytes to them.
+the real bytes to them. Code from an S3 object that does not exist is refused as AWS refuses it
+("Error occurred while GetObject. S3 Error Code: NoSuchKey. ...", test_lambda_api.snapshot.json,
+test_lambda_code_location_s3_errors); moto stored a function without code.
 """
 from moto.awslambda import models
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
@@ -22,6 +24,8 @@ from local_endpoint.unpack import UNZIPPED_LIMIT, UnpackError, check
 
 NOT_A_ZIP = 'Could not unzip uploaded file. Please check your file, then try to upload again.'
 ZIPPED_LIMIT = 50 * 1024 * 1024
+NO_SUCH_KEY = ('Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The '
+               'specified key does not exist.')
 
 
 class ZippedTooLarge(LambdaClientError):
@@ -114,9 +118,11 @@ def zip_of(backend, code):
     if 'ZipFile' in code:
         return models._zipfile_content(code['ZipFile'])[0]
     if 'S3Bucket' in code and 'S3Key' in code:
-        key = models._validate_s3_bucket_and_key(
+        key = models._validate_s3_bucket_and_key(  # refuses a missing bucket as Lambda does
             backend.account_id, partition=get_partition(backend.region_name), data=code)
-        return key.value if key else None
+        if key is None:  # moto would store the function with no code at all
+            raise InvalidParameterValueException(NO_SUCH_KEY)
+        return key.value
     return None
 
 

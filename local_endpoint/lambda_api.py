@@ -3,15 +3,16 @@
 (local_endpoint.function_names), the checks of a function's name and configuration
 (local_endpoint.validation), resource policies (local_endpoint.permissions), reserved
 concurrency (local_endpoint.concurrency), function URL configurations
-(local_endpoint.url_configs), tags (local_endpoint.tags) and the configuration every call
-answers (local_endpoint.configurations)."""
-from local_endpoint import (concurrency, configurations, function_names, lambda_errors,
+(local_endpoint.url_configs), tags (local_endpoint.tags), layer versions
+(local_endpoint.layers) and the configuration every call answers
+(local_endpoint.configurations)."""
+from local_endpoint import (concurrency, configurations, function_names, lambda_errors, layers,
                             permissions, tags, url_configs, validation)
 
 
 def install():
-    """Once per process, before the endpoint answers; the checks run before moto's own and
-    after those installed later (Architectures, the code's limits)."""
+    """Once per process, before the endpoint answers, after the code's limits and
+    Architectures: these checks of the request come before theirs, as on AWS."""
     lambda_errors.install()
     function_names.install()
     validation.install()
@@ -19,4 +20,5 @@ def install():
     concurrency.install()
     url_configs.install()
     tags.install()
+    layers.install()
     configurations.install()

@@ -58,9 +58,9 @@ class Endpoint:
         iam.ensure_admin()
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
-        lambda_api.install()
         code_limits.install()
         architectures.install()  # after: Architectures is checked before the zip, as on AWS
+        lambda_api.install()  # last: the request's own checks come first, as on AWS
         aliases.install()
         publishing.install()
         invoke_config.install()

@@ -18,6 +18,8 @@ test_function_arns):
 - more than Lambda's quotas (the model allows more, for other kinds of function): Timeout over
   900 and MemorySize over 10240, in the words AWS answers them with; environment variables over
   4 KB (InvalidParameterValueException, with the JSON it measured);
+- Layers that are no layer version ARNs, more than 5, of another region, two versions of one
+  layer, or versions that do not exist (test_layer_function_exceptions);
 - a FunctionName outside create-function's model, ValidationException; a name (the ARN's last
   part) over 64 characters, InvalidParameterValueException; an ARN of another region, 404
   (local_endpoint.function_names). An ARN or a partial ARN creates the function it names.
@@ -45,6 +47,11 @@ MAX_TIMEOUT_SECONDS = 900
 MAX_MEMORY_MB = 10240
 MAX_NAME_LENGTH = 64
 MAX_ENVIRONMENT_BYTES = 4096
+MAX_LAYERS = 5
+# A layer version's ARN as AWS prints the pattern (Lambda's own layers or AWS's).
+LAYER_VERSION_ARN = (r'(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?'
+                     r'-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|'
+                     r'(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)')
 
 
 @lru_cache(maxsize=None)
@@ -120,6 +127,37 @@ def check_quotas(request):
                                                        f"than or equal to {MAX_MEMORY_MB}")
 
 
+def check_layers(backend, arns):
+    """Lambda's refusals of a function's Layers, in its order (test_lambda_api.snapshot.json,
+    TestLambdaLayer::test_layer_function_exceptions, test_layer_function_quota_exception)."""
+    if arns is None:
+        return
+    if any(not isinstance(arn, str) or not re.fullmatch(LAYER_VERSION_ARN, arn) for arn in arns):
+        shown = ', '.join(map(str, arns))
+        raise LambdaClientError(
+            'ValidationException', f"1 validation error detected: Value '[{shown}]' "
+                                   f"at 'layers' failed to satisfy constraint: Member must satisfy "
+                                   f"constraint: [Member must have length less than or equal to "
+                                   f"2048, Member must have length greater than or equal to 1, "
+                                   f"Member must satisfy regular expression pattern: "
+                                   f"{LAYER_VERSION_ARN}, Member must not be null]")
+    if len(arns) > MAX_LAYERS:
+        raise InvalidParameterValueException('Cannot reference more than 5 layers.')
+    if any(arn.split(':')[3] != backend.region_name for arn in arns):
+        raise InvalidParameterValueException(
+            f'Layers are not in the same region as the function. Layers are expected to be in '
+            f'region {backend.region_name}.')
+    for index, arn in enumerate(arns):
+        for other in arns[index + 1:]:
+            if arn.rsplit(':', 1)[0] == other.rsplit(':', 1)[0]:
+                raise InvalidParameterValueException(
+                    f'Two different versions of the same layer are not allowed to be referenced '
+                    f'in the same function. {arn} and {other} are versions of the same layer.')
+    for arn in arns:
+        if backend.layers_versions_by_arn(arn) is None:
+            raise InvalidParameterValueException(f'Layer version {arn} does not exist.')
+
+
 def check(operation, request):
     """Refuse a request's configuration as Lambda does: the model's constraints (checked before
     Lambda sees the request) first."""
@@ -154,10 +192,12 @@ def install():
     def create_function(self, spec):
         name = created_name(self, spec.get('FunctionName', ''))
         check('CreateFunction', spec)
+        check_layers(self, spec.get('Layers'))
         return create(self, {**spec, 'FunctionName': name})
 
     def update_function_configuration(self, function_name, qualifier, body):
         check('UpdateFunctionConfiguration', body)
+        check_layers(self, body.get('Layers'))
         return update_configuration(self, function_name, qualifier, body)
 
     backend.create_function = create_function

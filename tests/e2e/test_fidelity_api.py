@@ -839,3 +839,73 @@ class ControlPlaneTest(LambdaAnswers):
             'Configuration']['RevisionId'], first['RevisionId'])
         listed = self.lambdas.list_aliases(FunctionName='aliased', FunctionVersion='1')
         self.assertEqual([alias['Name'] for alias in listed['Aliases']], ['one'])
+
+    def test_code_from_s3_that_is_not_there(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_lambda_code_location_s3_errors:
+        create-error-wrong-bucket, create-error-wrong-key, update-error-wrong-bucket,
+        update-error-wrong-key."""
+        self.client('s3').create_bucket(Bucket='code-bucket')
+        bucket = ('Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error '
+                  'Message: The specified bucket does not exist')
+        key = ('Error occurred while GetObject. S3 Error Code: NoSuchKey. S3 Error Message: The '
+               'specified key does not exist.')
+        for code, message in [({'S3Bucket': 'no-such-bucket', 'S3Key': 'code.zip'}, bucket),
+                              ({'S3Bucket': 'code-bucket', 'S3Key': 'code.zip'}, key)]:
+            with self.subTest(code=code):
+                self.assertInvalid(lambda: self.create('from-s3', Code=code), message)
+                self.assertInvalid(lambda: self.lambdas.update_function_code(
+                    FunctionName='exists', **code), message)
+        self.assertNotFound(lambda: self.lambdas.get_function(FunctionName='from-s3'),
+                            f'{ARN}:from-s3')
+
+    def test_layer_refusals(self):
+        """test_lambda_api.snapshot.json, TestLambdaLayer::test_layer_function_exceptions
+        (two_layer_versions_single_function_exc, add_nonexistent_layer_exc,
+        add_nonexistent_layer_version_exc, add_layer_arn_without_version_exc,
+        create_function_with_layer_in_different_region), test_layer_function_quota_exception,
+        and test_layer_exceptions (get_layer_version_exc_layer_doesnotexist,
+        ..._layer_version_doesnotexist_negative, _zero and _2,
+        delete_layer_version_exc_layerversion_invalid_version, delete_nonexistent_response)."""
+        content = {'ZipFile': function_zip('LAYER = 1\n')}
+        first = self.lambdas.publish_layer_version(LayerName='shared', Content=content)
+        self.lambdas.publish_layer_version(LayerName='shared', Content=content)
+        layer = first['LayerArn']
+        pattern = (r'(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-'
+                   r'\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::'
+                   r'awslayer:[a-zA-Z0-9-_]+)')
+        self.assertInvalid(lambda: self.create('layered', Layers=[f'{layer}:1', f'{layer}:2']),
+                           f'Two different versions of the same layer are not allowed to be '
+                           f'referenced in the same function. {layer}:1 and {layer}:2 are '
+                           f'versions of the same layer.')
+        missing = f'arn:aws:lambda:{REGION}:{ACCOUNT}:layer:doesnotexist:1'
+        for arn in (missing, f'{layer}:9'):
+            self.assertInvalid(lambda: self.create('layered', Layers=[arn]),
+                               f'Layer version {arn} does not exist.')
+        self.assertRefused(lambda: self.create('layered', Layers=[layer]), 400,
+                           'ValidationException',
+                           f"1 validation error detected: Value '[{layer}]' at 'layers' failed to "
+                           f"satisfy constraint: Member must satisfy constraint: [Member must have "
+                           f"length less than or equal to 2048, Member must have length greater "
+                           f"than or equal to 1, Member must satisfy regular expression pattern: "
+                           f"{pattern}, Member must not be null]")
+        self.assertInvalid(lambda: self.create('layered', Layers=[
+            layer.replace(REGION, 'eu-west-1') + ':1']),
+            f'Layers are not in the same region as the function. Layers are expected to be in '
+            f'region {REGION}.')
+        self.assertInvalid(lambda: self.create('layered', Layers=[
+            f'{layer}-{index}:1' for index in range(6)]), 'Cannot reference more than 5 layers.')
+        missing = 'The resource you requested does not exist.'
+        for name, number in (('doesnotexist', 1), ('shared', 3)):
+            self.assertRefused(lambda: self.lambdas.get_layer_version(LayerName=name,
+                                                                      VersionNumber=number),
+                               404, 'ResourceNotFoundException', missing, Message=missing,
+                               Type='User')
+        for number in (0, -1):
+            self.assertInvalid(lambda: self.lambdas.get_layer_version(LayerName='shared',
+                                                                      VersionNumber=number),
+                               'Layer Version Cannot be less than 1')
+            self.assertInvalid(lambda: self.lambdas.delete_layer_version(LayerName='shared',
+                                                                         VersionNumber=number),
+                               'Layer Version Cannot be less than 1')
+        self.assertEqual(self.lambdas.delete_layer_version(LayerName='shared', VersionNumber=9)[
+            'ResponseMetadata']['HTTPStatusCode'], 204)
