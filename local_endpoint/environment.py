@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from local_endpoint import execution_host, unpack
+from local_endpoint import execution_host, function_output, unpack
 from local_endpoint.containment import Limits
 from local_endpoint.runtime_api import PendingInvocation, RuntimeAPI
 
@@ -58,14 +58,7 @@ BOOTSTRAP = '\n'.join([
 # Where Lambda's X-Ray daemon listens (169.254.100.1:2000 on AWS). No daemon listens here: what
 # an X-Ray SDK sends there is a UDP datagram to this machine, lost.
 XRAY_DAEMON = ('127.0.0.1', '2000')
-# awslambdaric writes its log records (the logging module's, an error's "[ERROR] ..." record)
-# as frames to this descriptor, one CloudWatch event each, as it does on Lambda; print's
-# output is lines. Both go to the same pipe, in order: 0xa55a00XX starts a frame.
-TELEMETRY_FD = '1'
-FRAME_MAGIC = b'\xa5\x5a\x00'
 TIMED_OUT = 'Sandbox.Timedout'
-FRAME_HEADER_BYTES = 16  # type (4), length (4), timestamp (8)
-MAX_EVENT_BYTES = 256 * 1024  # CloudWatch's event size: a longer line is cut there
 
 
 def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
@@ -101,7 +94,7 @@ def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
         '_AWS_XRAY_DAEMON_ADDRESS': host, '_AWS_XRAY_DAEMON_PORT': port,
         'LAMBDA_TASK_ROOT': task_root, 'LAMBDA_RUNTIME_DIR': runtime_dir,
         # awslambdaric takes it out of os.environ before the function loads, as on Lambda.
-        '_LAMBDA_TELEMETRY_LOG_FD': TELEMETRY_FD,
+        '_LAMBDA_TELEMETRY_LOG_FD': function_output.TELEMETRY_FD,
     }
 
 
@@ -132,61 +125,6 @@ def platform_record(request_id, outcome):
         stamp = now.strftime('%Y-%m-%dT%H:%M:%S.') + f'{now.microsecond // 1000:03d}Z'
         return f'{stamp} {request_id} {message.split(" Error: ", 1)[1]}\n'
     return f'{message}\n{outcome.error_type}\n'
-
-
-class LogEvents:
-    """The runtime's output as CloudWatch events: a frame is one event as written; a line of
-    text is one event with its newline, an empty line none (as Lambda files print's output)."""
-
-    def __init__(self):
-        self.buffer = b''
-        self.events = []
-
-    def feed(self, data):
-        self.buffer += data
-        while self.buffer:
-            if self.buffer.startswith(FRAME_MAGIC):
-                if not self._take_frame():
-                    return
-                continue
-            newline = self.buffer.find(b'\n')
-            frame = self.buffer.find(FRAME_MAGIC)
-            if frame != -1 and (newline == -1 or frame < newline):
-                self._take_text(frame, frame)  # text left unfinished before a frame
-            elif newline != -1:
-                self._take_text(newline, newline + 1)
-            elif len(self.buffer) >= MAX_EVENT_BYTES:
-                self._take_text(MAX_EVENT_BYTES, MAX_EVENT_BYTES)
-            else:
-                return
-
-    def flush(self):
-        """At the end of an invocation or of the output: unfinished text is an event too, and
-        so is an unfinished frame. The runtime writes a frame whole before it answers, so one
-        unfinished then is output that only looks like a frame (it would swallow the rest)."""
-        lines, self.buffer = self.buffer.split(b'\n'), b''
-        self.events += [line.decode(errors='replace') + '\n' for line in lines if line]
-
-    def take(self):
-        events, self.events = self.events, []
-        return events
-
-    def _take_frame(self):
-        if len(self.buffer) < FRAME_HEADER_BYTES:
-            return False
-        length = int.from_bytes(self.buffer[4:8], 'big')
-        end = FRAME_HEADER_BYTES + length
-        if len(self.buffer) < end:
-            return False
-        message = self.buffer[FRAME_HEADER_BYTES:end]
-        self.buffer = self.buffer[end:]
-        self.events.append(message[:MAX_EVENT_BYTES].decode(errors='replace'))
-        return True
-
-    def _take_text(self, stop, resume):
-        line, self.buffer = self.buffer[:stop], self.buffer[resume:]
-        if line:
-            self.events.append(line.decode(errors='replace') + '\n')
 
 
 @dataclass(frozen=True)
@@ -242,7 +180,7 @@ class ExecutionEnvironment:
                                     self.host.run_dir)
         self.opt = unpack.unpacked(spec.layers, os.path.join(state_dir, 'opt'),
                                    self.host.run_dir) if spec.layers else None
-        self._events = LogEvents()
+        self._events = function_output.LogEvents()
         self._lines_lock = threading.Lock()
         self._killed_for = None
         self._ended = False
