@@ -6,8 +6,10 @@ AWS, test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions): 
 outside the model's pattern (an alias name only) is ValidationException; a qualifier that
 differs from the name's is InvalidParameterValueException; a missing function or alias is 404
 "Function does not exist" for create and update, "The resource you requested does not exist."
-for get and delete.
+for get and delete; an InvokeMode Lambda does not have is ValidationException
+(test_lambda.snapshot.json, test_lambda_url_invalid_invoke_mode).
 """
+import json
 from urllib.parse import unquote
 
 from moto.awslambda.exceptions import (GenericResourcNotFound, LambdaClientError,
@@ -16,6 +18,9 @@ from moto.awslambda.responses import LambdaResponse
 
 from local_endpoint import function_names
 
+# As AWS lists them refusing another (test_lambda.snapshot.json,
+# test_lambda_url_invalid_invoke_mode).
+INVOKE_MODES = ('RESPONSE_STREAM', 'BUFFERED')
 # moto's handler: the operation, and whether a missing function is "Function does not exist".
 CHECKED = {'create_function_url_config': ('CreateFunctionUrlConfig', True),
            'update_function_url_config': ('UpdateFunctionUrlConfig', True),
@@ -30,10 +35,13 @@ class FunctionDoesNotExist(LambdaClientError):
         super().__init__('ResourceNotFoundException', 'Function does not exist')
 
 
-def check(backend, operation, name_or_arn, qualifier, says_function):
+def check(backend, operation, name_or_arn, qualifier, says_function, invoke_mode=None):
     """Lambda's refusals, in its order: the model, the qualifiers, the function and alias."""
     problems = function_names.model_problems(operation, {'FunctionName': name_or_arn,
                                                          'Qualifier': qualifier})
+    if invoke_mode is not None and invoke_mode not in INVOKE_MODES:
+        problems.append(f"Value '{invoke_mode}' at 'invokeMode' failed to satisfy constraint: "
+                        f"Member must satisfy enum value set: [{', '.join(INVOKE_MODES)}]")
     if problems:
         raise function_names.InvalidParameters(problems)
     qualifier = function_names.qualifier_of(name_or_arn, qualifier)
@@ -58,8 +66,12 @@ def install():
 
 def _checking(handler, operation, says_function):
     def checked(response):
+        try:
+            invoke_mode = json.loads(response.body or '{}').get('InvokeMode')
+        except ValueError:  # moto answers a body that is not JSON itself
+            invoke_mode = None
         check(response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
-              (response.querystring.get('Qualifier') or [None])[0], says_function)
+              (response.querystring.get('Qualifier') or [None])[0], says_function, invoke_mode)
         return handler(response)
 
     checked.checks_url_configs = True

@@ -694,7 +694,8 @@ class ControlPlaneTest(LambdaAnswers):
         """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions:
         <call>_name_doesnotexist, _arn_doesnotexist, _name_doesnotexist_qualifier,
         _qualifier_version, _qualifier_alias_doesnotexist, _qualifier_alias_doesnotmatch_arn,
-        _qualifier_latest, for create, get, update and delete."""
+        _qualifier_latest, for create, get, update and delete; test_lambda.snapshot.json,
+        TestLambdaURL::test_lambda_url_invalid_invoke_mode."""
         self.create('with-url')
         self.lambdas.get_waiter('function_active_v2').wait(FunctionName='with-url')
         self.lambdas.publish_version(FunctionName='with-url')
@@ -727,6 +728,11 @@ class ControlPlaneTest(LambdaAnswers):
                                                     Qualifier='urlalias', **settings),
                                        'The derived qualifier from the function name does not '
                                        'match the specified qualifier.')
+        self.assertRefused(lambda: self.lambdas.create_function_url_config(
+            FunctionName='with-url', AuthType='NONE', InvokeMode='UNKNOWN'),
+            400, 'ValidationException',
+            "1 validation error detected: Value 'UNKNOWN' at 'invokeMode' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
         url = self.lambdas.create_function_url_config(FunctionName='with-url',
                                                       Qualifier='urlalias', AuthType='NONE')
         self.assertEqual(url['ResponseMetadata']['HTTPStatusCode'], 201)
