@@ -23,47 +23,51 @@ class LogEvents:
         self.events = []
 
     def feed(self, data):
-        self.buffer += data
-        while self.buffer:
-            if self.buffer.startswith(FRAME_MAGIC):
-                if not self._take_frame():
-                    return
+        """File what the pipe gave; what is not a whole line or frame yet waits for more."""
+        buffer, position = self.buffer + data, 0
+        while position < len(buffer):
+            if buffer.startswith(FRAME_MAGIC, position):
+                end = _frame_end(buffer, position)
+                if end is None:
+                    break
+                message = buffer[position + FRAME_HEADER_BYTES:end][:MAX_EVENT_BYTES]
+                self.events.append(message.decode(errors='replace'))
+                position = end
                 continue
-            newline = self.buffer.find(b'\n')
-            frame = self.buffer.find(FRAME_MAGIC)
-            if frame != -1 and (newline == -1 or frame < newline):
-                self._take_text(frame, frame)  # text left unfinished before a frame
-            elif newline != -1:
-                self._take_text(newline, newline + 1)
-            elif len(self.buffer) >= MAX_EVENT_BYTES:
-                self._take_text(MAX_EVENT_BYTES, MAX_EVENT_BYTES)
-            else:
-                return
+            newline = buffer.find(b'\n', position)
+            frame = buffer.find(FRAME_MAGIC, position,
+                                len(buffer) if newline == -1 else newline)
+            end = frame if frame != -1 else newline if newline != -1 else None
+            if end is None or end - position > MAX_EVENT_BYTES:
+                if len(buffer) - position < MAX_EVENT_BYTES:
+                    break  # the line goes on in the next read
+                end = resume = position + MAX_EVENT_BYTES
+            else:  # a newline ends the line; a frame ends text left unfinished before it
+                resume = end + 1 if buffer[end:end + 1] == b'\n' else end
+            self._add_line(buffer[position:end])
+            position = resume
+        self.buffer = buffer[position:]
 
     def flush(self):
         """At the end of an invocation or of the output: unfinished text is an event too, and
         so is an unfinished frame. The runtime writes a frame whole before it answers, so one
         unfinished then is output that only looks like a frame (it would swallow the rest)."""
         lines, self.buffer = self.buffer.split(b'\n'), b''
-        self.events += [line.decode(errors='replace') + '\n' for line in lines if line]
+        for line in lines:
+            self._add_line(line)
 
     def take(self):
         events, self.events = self.events, []
         return events
 
-    def _take_frame(self):
-        if len(self.buffer) < FRAME_HEADER_BYTES:
-            return False
-        length = int.from_bytes(self.buffer[4:8], 'big')
-        end = FRAME_HEADER_BYTES + length
-        if len(self.buffer) < end:
-            return False
-        message = self.buffer[FRAME_HEADER_BYTES:end]
-        self.buffer = self.buffer[end:]
-        self.events.append(message[:MAX_EVENT_BYTES].decode(errors='replace'))
-        return True
-
-    def _take_text(self, stop, resume):
-        line, self.buffer = self.buffer[:stop], self.buffer[resume:]
+    def _add_line(self, line):
         if line:
             self.events.append(line.decode(errors='replace') + '\n')
+
+
+def _frame_end(buffer, start):
+    """Where the frame that starts there ends; None while it is not all there."""
+    if len(buffer) - start < FRAME_HEADER_BYTES:
+        return None
+    end = start + FRAME_HEADER_BYTES + int.from_bytes(buffer[start + 4:start + 8], 'big')
+    return end if len(buffer) >= end else None
