@@ -111,6 +111,12 @@ def split(name_or_arn):
     return name, qualifier or None
 
 
+def account_of(name_or_arn):
+    """The account a (partial) ARN names, None for a name."""
+    match = NAME.fullmatch(name_or_arn)
+    return match['account'] if match else None
+
+
 def check_region(name_or_arn, here):
     """Refuse, as Lambda does, a function ARN of another region than the endpoint's called."""
     match = NAME.fullmatch(name_or_arn)

@@ -22,7 +22,7 @@ test_function_arns):
   layer, or versions that do not exist (test_layer_function_exceptions);
 - a FunctionName outside create-function's model, ValidationException; a name (the ARN's last
   part) over 64 characters, InvalidParameterValueException; an ARN of another region, 404
-  (local_endpoint.function_names). An ARN or a partial ARN creates the function it names.
+  (local_endpoint.function_names); of another account, 403 AccessDeniedException. An ARN or a partial ARN creates the function it names.
 """
 import json
 import re
@@ -52,6 +52,15 @@ MAX_LAYERS = 5
 LAYER_VERSION_ARN = (r'(arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?'
                      r'-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+)|'
                      r'(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)')
+
+
+class OtherAccount(LambdaClientError):
+    """Creating a function in another account: 403, and AWS says no more (test_function_arns,
+    function_arn_other_account_exc: its Message is null)."""
+    code = 403
+
+    def __init__(self):
+        super().__init__('AccessDeniedException', None)
 
 
 @lru_cache(maxsize=None)
@@ -172,6 +181,8 @@ def created_name(backend, name_or_arn):
     """The name create-function gives the function, or Lambda's refusal of FunctionName."""
     function_names.check_parameters('CreateFunction', name_or_arn)
     function_names.check_region(name_or_arn, backend.region_name)
+    if function_names.account_of(name_or_arn) not in (None, backend.account_id):
+        raise OtherAccount()
     name = function_names.split(name_or_arn)[0]
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidParameterValueException(

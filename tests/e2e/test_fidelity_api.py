@@ -541,7 +541,7 @@ class ControlPlaneTest(LambdaAnswers):
         """test_lambda_api.snapshot.json, TestLambdaFunction::test_function_arns:
         create-function-arn-response and create-function-partial-arn-response (the function is
         named by the ARN's last part), invalid_function_name_exc, long_function_name_exc,
-        long_function_arn_exc, function_arn_other_region_exc."""
+        long_function_arn_exc, function_arn_other_region_exc, function_arn_other_account_exc."""
         for name, given in [('by-arn', f'{ARN}:by-arn'),
                             ('by-partial-arn', f'{ACCOUNT}:function:by-partial-arn')]:
             with self.subTest(given=given):
@@ -570,6 +570,11 @@ class ControlPlaneTest(LambdaAnswers):
         self.assertRefused(lambda: self.create(
             f'arn:aws:lambda:ap-southeast-1:{ACCOUNT}:function:elsewhere'), 404,
             'ResourceNotFoundException', message, Message=message, Type='User')
+        with self.assertRaises(ClientError) as caught:
+            self.create(f'arn:aws:lambda:{REGION}:111111111111:function:elsewhere')
+        self.assertEqual((caught.exception.response['ResponseMetadata']['HTTPStatusCode'],
+                          caught.exception.response['Error']),
+                         (403, {'Code': 'AccessDeniedException', 'Message': None}))
 
     def test_configuration_outside_lambdas_limits(self):
         """AWS Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
