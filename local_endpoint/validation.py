@@ -22,7 +22,8 @@ test_function_arns):
   layer, or versions that do not exist (test_layer_function_exceptions);
 - a FunctionName outside create-function's model, ValidationException; a name (the ARN's last
   part) over 64 characters, InvalidParameterValueException; an ARN of another region, 404
-  (local_endpoint.function_names); of another account, 403 AccessDeniedException. An ARN or a partial ARN creates the function it names.
+  (local_endpoint.function_names); of another account, 403 AccessDeniedException. An ARN or a
+  partial ARN creates the function it names.
 """
 import json
 import re
