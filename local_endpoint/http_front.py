@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 from local_endpoint import iam, url_auth, url_cors
 from local_endpoint.architectures import ArchitectureMismatch
 from local_endpoint.lambda_service import (MAX_SYNC_PAYLOAD_BYTES, FunctionNotFound, Throttled,
-                                           UnsupportedRuntime, new_trace_root)
+                                           UnsupportedRuntime, trace_root_of)
 
 URL_PREFIX = '/lambda-url/'
 API_PREFIX = '/execute-api/'
@@ -117,10 +117,11 @@ class HttpFront:
         except UnsupportedRuntime as error:
             return json_response(500, {'message': str(error)})
         request.max_content_length = MAX_SYNC_PAYLOAD_BYTES  # refused unread if declared larger
-        request_id, trace_root = str(uuid.uuid4()), new_trace_root()
+        request_id = str(uuid.uuid4())
+        trace = trace_root_of(request.headers.get('X-Amzn-Trace-Id'))
         try:
             event = json.dumps(payload_v2(
-                request, front_id, request_id, trace_root,
+                request, front_id, request_id, trace,
                 # the API owner's for an HTTP API; for a URL, the function owner's when the
                 # caller signed, else "anonymous" (urls-invocation guide)
                 account if prefix == API_PREFIX or authorizer else 'anonymous',
@@ -131,7 +132,7 @@ class HttpFront:
             return payload_too_large(prefix)
         try:
             _, outcome = self.lambdas.invoke(spec, reserved, event, request_id=request_id,
-                                             trace_root=trace_root)
+                                             trace_root=trace)
         except Throttled:
             return json_response(429, {'message': 'Too Many Requests'})
         except ArchitectureMismatch as refusal:  # the endpoint's own: it says why
@@ -147,7 +148,7 @@ class HttpFront:
         return response
 
 
-def payload_v2(request, url_id, request_id, trace_root, account_id, authorizer=None):
+def payload_v2(request, url_id, request_id, trace, account_id, authorizer=None):
     """The event Lambda builds for a function URL (payload format 2.0), as recorded in
     test_lambda.snapshot.json (TestLambdaURL, test_lambda_url_echo_http_fixture_default):
     header names lower-cased, repeated ones joined by commas, hop-by-hop headers left out,
@@ -163,7 +164,7 @@ def payload_v2(request, url_id, request_id, trace_root, account_id, authorizer=N
             continue
         headers[name] = f'{headers[name]},{value}' if name in headers else value
     source_ip = request.remote_addr or '127.0.0.1'
-    headers['x-amzn-trace-id'] = trace_root
+    headers['x-amzn-trace-id'] = trace
     headers['x-forwarded-for'] = (f'{headers["x-forwarded-for"]}, {source_ip}'
                                   if 'x-forwarded-for' in headers else source_ip)
     headers['x-forwarded-port'] = str(request.environ.get('SERVER_PORT', ''))

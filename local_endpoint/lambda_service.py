@@ -12,6 +12,7 @@ asynchronous one (256 KB until 2026), and the payload must be JSON.
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -24,6 +25,7 @@ from local_endpoint.environment import ExecutionEnvironment, FunctionSpec
 from local_endpoint.runtime_api import RESPONSE_TOO_LARGE
 
 MAX_CONCURRENCY = 10
+TRACE_ROOT = re.compile(r'(?:^|;)\s*Root=(1-[0-9a-f]{8}-[0-9a-f]{24})(?:;|$)', re.IGNORECASE)
 IDLE_SECONDS = 300
 REFUSALS_STREAM = 'local-endpoint/refused'  # invocations the endpoint refused to run
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -45,6 +47,14 @@ def runtime_version(runtime, region):
 def new_trace_root():
     """An X-Ray trace id as Lambda starts one: Root=1-<epoch seconds, hex>-<96 random bits>."""
     return f'Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}'
+
+
+def trace_root_of(header):
+    """The trace a caller's X-Amzn-Trace-Id header continues (Root=1-...), which Lambda
+    carries into the invocation (test_lambda_integration_xray.py,
+    test_xray_trace_propagation); a new one when it names none."""
+    match = TRACE_ROOT.search(header or '')
+    return f'Root={match[1]}' if match else new_trace_root()
 
 
 class FunctionNotFound(Exception):

@@ -491,6 +491,20 @@ class FunctionUrlTest(LogReading, FidelityTestCase):
         event = json.loads(content)
         self.assertEqual(('body' in event, event['isBase64Encoded']), (False, False))
 
+    def test_a_callers_trace_is_continued(self):
+        """test_lambda_integration_xray.py, test_xray_trace_propagation: the trace a caller's
+        X-Amzn-Trace-Id names is the root of the function's _X_AMZN_TRACE_ID (and of the
+        event's x-amzn-trace-id)."""
+        root = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8'
+        url = self.url_function('traced', URL_HANDLER.format(
+            returnvalue='[event["headers"]["x-amzn-trace-id"], '
+                        '__import__("os").environ["_X_AMZN_TRACE_ID"]]'))
+        _, _, content = self.request(url, b'{}', {
+            'X-Amzn-Trace-Id': f'{root};Parent=7fa8c0f79203be72;Sampled=1'})
+        header, variable = json.loads(content)
+        self.assertEqual(header, root)
+        self.assertRegex(variable, f'^{root};Parent=[0-9a-f]{{16}};')
+
     def test_response_mapping(self):
         """test_lambda.snapshot.json, test_lambda_url_headers_and_status: statusCode (a
         number or a string) and headers as returned; a dict body serialised (the echo
