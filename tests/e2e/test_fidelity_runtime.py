@@ -401,9 +401,7 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
                                     f'{request_id}\\tLambda log message - logging module\n\\Z')
 
 
-class FunctionUrlTest(LogReading, FidelityTestCase):
-    """Function URLs: the event a request becomes, and the response a result becomes."""
-
+class UrlCalls(LogReading):
     def url_function(self, name, source):
         self.create_function(name, source)
         lambdas = self.client('lambda')
@@ -417,6 +415,32 @@ class FunctionUrlTest(LogReading, FidelityTestCase):
     def request(self, url, data=None, headers=None, method='POST'):
         return self.raw(urllib.request.Request(url, data=data, headers=headers or {},
                                                method=method))
+
+    def check_an_aws_iam_url(self, name):
+        """An AWS_IAM URL refuses an unsigned request and runs one the endpoint's key signed,
+        its event naming the signer."""
+        self.create_function(name, URL_HANDLER.format(returnvalue='event["requestContext"]'))
+        url = self.client('lambda').create_function_url_config(
+            FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
+        status, headers, content = self.request(url, b'{}')
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
+                         (403, 'AccessDeniedException', FORBIDDEN))
+        status, _, content = self.signed('POST', url[len(self.url):], b'{}')
+        self.assertEqual(status, 200)
+        # urls-invocation guide, request payload: the function owner's account, and who signed
+        context = json.loads(content)
+        signer = self.client('iam').get_user(UserName=ADMIN_USER)['User']  # the key's user
+        self.assertEqual((context['accountId'], context['authorizer']), (
+            '123456789012', {'iam': {
+                'accessKey': 'test', 'accountId': '123456789012',
+                'callerId': signer['UserId'], 'cognitoIdentity': None,
+                'principalOrgId': None, 'userArn': signer['Arn'],
+                'userId': signer['UserId']}}))
+        return url
+
+
+class FunctionUrlTest(UrlCalls, FidelityTestCase):
+    """Function URLs: the event a request becomes, and the response a result becomes."""
 
     def test_results_become_responses(self):
         """test_lambda.snapshot.json, test_lambda_url_invocation[dict, http-response,
@@ -590,27 +614,10 @@ class FunctionUrlTest(LogReading, FidelityTestCase):
         """AWS Lambda developer guide, "Control access to Lambda function URLs": a URL of
         AuthType AWS_IAM refuses an unsigned request with the 403 recorded in
         test_lambda.snapshot.json (test_lambda_permission_url_invocation); a signed one runs."""
-        name = self.create_function('iam-url', URL_HANDLER.format(
-            returnvalue='event["requestContext"]'))
-        url = self.client('lambda').create_function_url_config(
-            FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
-        status, headers, content = self.request(url, b'{}')
-        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(content)),
-                         (403, 'AccessDeniedException', FORBIDDEN))
-        status, _, content = self.signed('POST', url[len(self.url):], b'{}')
-        self.assertEqual(status, 200)
-        # urls-invocation guide, request payload: the function owner's account, and who signed
-        context = json.loads(content)
-        signer = self.client('iam').get_user(UserName=ADMIN_USER)['User']  # the key's user
-        self.assertEqual((context['accountId'], context['authorizer']), (
-            '123456789012', {'iam': {
-                'accessKey': 'test', 'accountId': '123456789012',
-                'callerId': signer['UserId'], 'cognitoIdentity': None,
-                'principalOrgId': None, 'userArn': signer['Arn'],
-                'userId': signer['UserId']}}))
+        self.check_an_aws_iam_url('iam-url')
 
 
-class FunctionUrlPermissionTest(FunctionUrlTest):
+class FunctionUrlPermissionTest(UrlCalls, FidelityTestCase):
     """With IAM enforced (make up LOCAL_ENFORCE_IAM=1), a function URL checks who may call it,
     as AWS always does."""
 
@@ -621,12 +628,6 @@ class FunctionUrlPermissionTest(FunctionUrlTest):
             super().setUpClass()
         finally:
             del os.environ['LOCAL_ENFORCE_IAM']
-
-    def test_results_become_responses(self):
-        """Covered once, without IAM enforced."""
-
-    test_request_event = test_response_mapping = test_function_error_and_unknown_url = \
-        test_a_deleted_url_or_alias = test_results_become_responses
 
     def test_a_url_needs_both_permissions(self):
         """test_lambda.snapshot.json, test_lambda_permission_url_invocation,
@@ -648,12 +649,11 @@ class FunctionUrlPermissionTest(FunctionUrlTest):
         self.assertEqual(self.request(url, b'text')[:3:2], (200, b'hi'))
 
     def test_an_aws_iam_url_wants_a_signer_allowed_to_call_it(self):
-        """urls-auth guide: with AuthType AWS_IAM the signer's identity policy must allow
-        lambda:InvokeFunctionUrl (the endpoint's own key, an administrator's, runs it: the
-        test above, run here too)."""
-        name = self.create_function('iam-only', URL_HANDLER.format(returnvalue='"hi"'))
-        url = self.client('lambda').create_function_url_config(
-            FunctionName=name, AuthType='AWS_IAM')['FunctionUrl']
+        """urls-auth guide: with AuthType AWS_IAM the signature is verified and the signer's
+        identity policy must allow lambda:InvokeFunctionUrl: the endpoint's own key (an
+        administrator's) runs it, a user without a policy gets Lambda's 403 (recorded in
+        test_lambda.snapshot.json, test_lambda_permission_url_invocation)."""
+        url = self.check_an_aws_iam_url('iam-only')
         iam_client = self.client('iam')
         iam_client.create_user(UserName='powerless')
         key = iam_client.create_access_key(UserName='powerless')['AccessKey']
