@@ -12,7 +12,7 @@ answers one, and the change taking effect gives the function the next.
 """
 import uuid
 
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 
 from local_endpoint.lambda_service import runtime_version
 
@@ -56,10 +56,26 @@ def updating(configuration):
             'LastUpdateStatusReason': CREATING, 'LastUpdateStatusReasonCode': 'Creating'}
 
 
+def published(configuration):
+    """update-function-code --publish answers the version it published, being created
+    (test_publish_with_update, update_function_code_result)."""
+    answer = {key: value for key, value in configuration.items()
+              if not key.startswith('LastUpdateStatus')}
+    answer.update(State='Pending', StateReason=CREATING, StateReasonCode='Creating')
+    return answer
+
+
 def install():
     """Once per process: moto's configurations answer through here."""
     if getattr(LambdaFunction.get_configuration, 'shaped', False):
         return
+    backend_update_code = LambdaBackend.update_function_code
+
+    def update_code_of_function(backend, function_name, qualifier, body):
+        answer = backend_update_code(backend, function_name, qualifier, body)
+        return published(answer) if body.get('Publish') else answer
+
+    LambdaBackend.update_function_code = update_code_of_function
     original_configuration = LambdaFunction.get_configuration
     original_update, original_code = (LambdaFunction.update_configuration,
                                       LambdaFunction.update_function_code)

@@ -920,3 +920,19 @@ class ControlPlaneTest(LambdaAnswers):
                                'Layer Version Cannot be less than 1')
         self.assertEqual(self.lambdas.delete_layer_version(LayerName='shared', VersionNumber=9)[
             'ResponseMetadata']['HTTPStatusCode'], 204)
+
+    def test_publishing_with_the_code(self):
+        """test_lambda_api.snapshot.json, TestLambdaVersions::test_publish_with_update,
+        update_function_code_result (the new version, Pending) and
+        test_publish_version_on_create, create_response (Version 1, the unqualified ARN)."""
+        created = self.create('published', Publish=True)
+        self.assertEqual((created['Version'], created['FunctionArn'], created['State']),
+                         ('1', f'{ARN}:published', 'Pending'))
+        self.lambdas.get_waiter('function_active_v2').wait(FunctionName='published')
+        answer = self.lambdas.update_function_code(FunctionName='published', Publish=True,
+                                                   ZipFile=function_zip(ECHO + '\n'))
+        self.assertEqual((answer['Version'], answer['FunctionArn'], answer['State'],
+                          answer['StateReason'], answer['StateReasonCode']),
+                         ('2', f'{ARN}:published:2', 'Pending', 'The function is being created.',
+                          'Creating'))
+        self.assertNotIn('LastUpdateStatus', answer)
