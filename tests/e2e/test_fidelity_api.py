@@ -245,6 +245,18 @@ class InvokeTest(LambdaAnswers):
         self.assertEqual(self.invoke(FunctionName='throttled', InvocationType='Event')[
             'StatusCode'], 202)
 
+    def test_an_invocation_type_lambda_does_not_have(self):
+        """AWS's answer to InvocationType dry_run (quoted in github.com/ex-aws/ex_aws pull 442):
+        400 ValidationException, {"message": ...} listing the types."""
+        status, headers, body = self.signed(
+            'POST', '/2015-03-31/functions/echo/invocations', b'{}',
+            {'X-Amz-Invocation-Type': 'dry_run'})
+        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(body)), (
+            400, 'ValidationException',
+            {'message': "1 validation error detected: Value 'dry_run' at 'invocationType' failed "
+                        "to satisfy constraint: Member must satisfy enum value set: [DryRun, "
+                        "RequestResponse, Event]"}))
+
     def test_a_request_over_the_limit(self):
         """AWS Lambda quotas (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
         6 MB for a synchronous request; over it, 413 RequestEntityTooLargeException, as the
@@ -599,18 +611,6 @@ class ControlPlaneTest(LambdaAnswers):
         configuration = self.lambdas.get_function_configuration(FunctionName='exists')
         self.assertEqual((configuration['MemorySize'], configuration['Handler']),
                          (128, 'handler.handler'))
-
-    def test_an_invocation_type_lambda_does_not_have(self):
-        """AWS's answer to InvocationType dry_run (quoted in github.com/ex-aws/ex_aws pull 442):
-        400 ValidationException, {"message": ...} listing the types."""
-        status, headers, body = self.signed(
-            'POST', '/2015-03-31/functions/exists/invocations', b'{}',
-            {'X-Amz-Invocation-Type': 'dry_run'})
-        self.assertEqual((status, headers['x-amzn-ErrorType'], json.loads(body)), (
-            400, 'ValidationException',
-            {'message': "1 validation error detected: Value 'dry_run' at 'invocationType' failed "
-                        "to satisfy constraint: Member must satisfy enum value set: [DryRun, "
-                        "RequestResponse, Event]"}))
 
     def test_permission_refusals(self):
         """test_lambda_api.snapshot.json, TestLambdaPermissions::test_permission_exceptions:
