@@ -10,10 +10,14 @@ and it writes LastModified with nanoseconds and Z where AWS writes 2025-11-25T02
 Each answer's RevisionId is the one AWS's would be (test_version_lifecycle): a create or update
 answers one, and the change taking effect gives the function the next.
 """
+import json
 import uuid
+from urllib.parse import unquote
 
 from moto.awslambda.models import LambdaBackend, LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 
+from local_endpoint import function_names
 from local_endpoint.lambda_service import runtime_version
 
 CREATING = 'The function is being created.'
@@ -65,6 +69,33 @@ def published(configuration):
     return answer
 
 
+def alias_arn(configuration, qualifier):
+    """A configuration read through an alias names the alias in its FunctionArn, and the
+    version in Version (test_alias_lifecycle, get_function_alias_1_1)."""
+    unqualified = configuration['FunctionArn'].split(':function:', 1)
+    name = unqualified[1].split(':', 1)[0]
+    return {**configuration, 'FunctionArn': f'{unqualified[0]}:function:{name}:{qualifier}'}
+
+
+def _naming_the_alias(handler, name_segment):
+    """get-function or get-function-configuration, its FunctionArn the alias's when one was
+    asked for (moto names the version)."""
+    def answered(response):
+        answer = handler(response)
+        name = unquote(response.path.rstrip('/').split('/')[name_segment])
+        qualifier = function_names.qualifier_of(name, response._get_param('Qualifier', None))
+        if qualifier is None or qualifier == '$LATEST' or qualifier.isdigit():
+            return answer
+        document = json.loads(answer)
+        if 'Configuration' in document:
+            document['Configuration'] = alias_arn(document['Configuration'], qualifier)
+        else:
+            document = alias_arn(document, qualifier)
+        return json.dumps(document)
+
+    return answered
+
+
 def install():
     """Once per process: moto's configurations answer through here."""
     if getattr(LambdaFunction.get_configuration, 'shaped', False):
@@ -76,6 +107,9 @@ def install():
         return published(answer) if body.get('Publish') else answer
 
     LambdaBackend.update_function_code = update_code_of_function
+    for handler, name_segment in (('get_function', -1), ('get_function_configuration', -2)):
+        setattr(LambdaResponse, handler,
+                _naming_the_alias(getattr(LambdaResponse, handler), name_segment))
     original_configuration = LambdaFunction.get_configuration
     original_update, original_code = (LambdaFunction.update_configuration,
                                       LambdaFunction.update_function_code)

@@ -833,7 +833,7 @@ class ControlPlaneTest(LambdaAnswers):
     def test_alias_revisions_and_listing_by_version(self):
         """test_lambda_api.snapshot.json, TestLambdaAlias::test_alias_lifecycle:
         create_alias_1_1 and update_alias_1_1 (a new RevisionId), get_function_alias_1_1 (the
-        version's configuration), list_aliases_for_version."""
+        version's configuration, the alias's ARN), list_aliases_for_version."""
         self.create('aliased')
         self.lambdas.get_waiter('function_active_v2').wait(FunctionName='aliased')
         first = self.lambdas.publish_version(FunctionName='aliased')
@@ -846,8 +846,13 @@ class ControlPlaneTest(LambdaAnswers):
         updated = self.lambdas.update_alias(FunctionName='aliased', Name='one',
                                             Description='updated')
         self.assertNotEqual(created['RevisionId'], updated['RevisionId'])
-        self.assertEqual(self.lambdas.get_function(FunctionName='aliased', Qualifier='one')[
-            'Configuration']['RevisionId'], first['RevisionId'])
+        through_alias = self.lambdas.get_function(FunctionName='aliased', Qualifier='one')[
+            'Configuration']
+        self.assertEqual((through_alias['RevisionId'], through_alias['FunctionArn'],
+                          through_alias['Version']),
+                         (first['RevisionId'], f'{ARN}:aliased:one', '1'))
+        self.assertEqual(self.lambdas.get_function_configuration(
+            FunctionName=f'{ARN}:aliased:one')['FunctionArn'], f'{ARN}:aliased:one')
         listed = self.lambdas.list_aliases(FunctionName='aliased', FunctionVersion='1')
         self.assertEqual([alias['Name'] for alias in listed['Aliases']], ['one'])
 
