@@ -21,6 +21,7 @@ from local_endpoint import function_names
 from local_endpoint.lambda_service import runtime_version
 
 CREATING = 'The function is being created.'
+NOT_LISTED = ('State', 'LastUpdateStatus', 'RuntimeVersionConfig')
 
 
 def revision_of(function):
@@ -96,6 +97,22 @@ def _naming_the_alias(handler, name_segment):
     return answered
 
 
+def listed(configuration):
+    """A configuration in a list: without the state or runtime version (test_list_functions,
+    list_default; test_version_lifecycle, list_versions_result)."""
+    return {key: value for key, value in configuration.items()
+            if not key.startswith(NOT_LISTED)}
+
+
+def _listing(handler, key):
+    def answered(response):
+        document = json.loads(handler(response))
+        document[key] = [listed(configuration) for configuration in document[key]]
+        return json.dumps(document)
+
+    return answered
+
+
 def install():
     """Once per process: moto's configurations answer through here."""
     if getattr(LambdaFunction.get_configuration, 'shaped', False):
@@ -107,6 +124,9 @@ def install():
         return published(answer) if body.get('Publish') else answer
 
     LambdaBackend.update_function_code = update_code_of_function
+    for handler, key in (('list_functions', 'Functions'), ('list_versions_by_function',
+                                                          'Versions')):
+        setattr(LambdaResponse, handler, _listing(getattr(LambdaResponse, handler), key))
     for handler, name_segment in (('get_function', -1), ('get_function_configuration', -2)):
         setattr(LambdaResponse, handler,
                 _naming_the_alias(getattr(LambdaResponse, handler), name_segment))

@@ -941,3 +941,16 @@ class ControlPlaneTest(LambdaAnswers):
                          ('2', f'{ARN}:published:2', 'Pending', 'The function is being created.',
                           'Creating'))
         self.assertNotIn('LastUpdateStatus', answer)
+
+    def test_listed_configurations(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_list_functions (list_default)
+        and TestLambdaVersions::test_version_lifecycle (list_versions_result): a listed
+        configuration has no State, LastUpdateStatus or RuntimeVersionConfig."""
+        self.lambdas.publish_version(FunctionName='exists')
+        listed = (self.lambdas.list_functions()['Functions']
+                  + self.lambdas.list_versions_by_function(FunctionName='exists')['Versions'])
+        self.assertTrue(listed)
+        for configuration in listed:
+            self.assertFalse({'State', 'LastUpdateStatus', 'RuntimeVersionConfig'}
+                             & set(configuration), configuration['FunctionArn'])
+            self.assertIn('RevisionId', configuration)
