@@ -96,16 +96,14 @@ class HttpFront:
         if not rest and not request.path.endswith('/'):
             # Relative links on the page resolve against the URL's root only with the slash.
             return Response(status=308, headers={'Location': f'{prefix}{front_id}/'})
-        cors = None
+        cors = authorizer = None
         if prefix == URL_PREFIX:
             url_config = current_url_config(account, region, name, front_id)
             if url_config is None:  # deleted (delete-function-url-config, or with its alias)
                 return forbidden()
             cors = url_cors.settings(url_config)
-        if cors and url_cors.is_preflight(request):
-            return url_cors.preflight(cors, request)
-        authorizer = None
-        if prefix == URL_PREFIX:
+            if cors and url_cors.is_preflight(request):  # Lambda answers it, before any auth
+                return url_cors.preflight(cors, request)
             try:
                 authorizer = authorize(request, account, region, name, url_config)
             except url_auth.Forbidden:
