@@ -8,12 +8,14 @@ Lambda says Pending ("The function is being created.", which waiters wait out), 
 Successful where Lambda says InProgress; it lists "Layers": [] and null members AWS leaves out;
 and it writes LastModified with nanoseconds and Z where AWS writes 2025-11-25T02:26:53.624+0000.
 Each answer's RevisionId is the one AWS's would be (test_version_lifecycle): a create or update
-answers one, and the change taking effect gives the function the next.
+answers one, and the change taking effect gives the function the next; a RevisionId given to an
+update or a publish must be the current one (412 otherwise).
 """
 import json
 import uuid
 from urllib.parse import unquote
 
+from moto.awslambda.exceptions import PreconditionFailedException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 
@@ -21,6 +23,8 @@ from local_endpoint import function_names
 from local_endpoint.lambda_service import runtime_version
 
 CREATING = 'The function is being created.'
+WRONG_REVISION = ('The Revision Id provided does not match the latest Revision Id. Call the '
+                  'GetFunction/GetAlias API to retrieve the latest Revision Id')
 NOT_LISTED = ('State', 'LastUpdateStatus', 'RuntimeVersionConfig')
 
 
@@ -29,6 +33,13 @@ def revision_of(function):
     if getattr(function, 'revision_id', None) is None:
         function.revision_id = str(uuid.uuid4())
     return function.revision_id
+
+
+def check_revision(function, revision):
+    """A call given a RevisionId changes only that revision (test_publish_with_wrong_revisionid,
+    publish_wrong_revisionid_exc: 412)."""
+    if revision is not None and revision != revision_of(function):
+        raise PreconditionFailedException(WRONG_REVISION)
 
 
 def transition(function):
@@ -118,12 +129,19 @@ def install():
     if getattr(LambdaFunction.get_configuration, 'shaped', False):
         return
     backend_update_code = LambdaBackend.update_function_code
+    backend_update_configuration = LambdaBackend.update_function_configuration
 
     def update_code_of_function(backend, function_name, qualifier, body):
+        check_revision(backend.get_function(function_name, qualifier), body.get('RevisionId'))
         answer = backend_update_code(backend, function_name, qualifier, body)
         return published(answer) if body.get('Publish') else answer
 
+    def update_configuration_of_function(backend, function_name, qualifier, body):
+        check_revision(backend.get_function(function_name, qualifier), body.get('RevisionId'))
+        return backend_update_configuration(backend, function_name, qualifier, body)
+
     LambdaBackend.update_function_code = update_code_of_function
+    LambdaBackend.update_function_configuration = update_configuration_of_function
     for handler, key in (('list_functions', 'Functions'), ('list_versions_by_function',
                                                           'Versions')):
         setattr(LambdaResponse, handler, _listing(getattr(LambdaResponse, handler), key))

@@ -16,7 +16,7 @@ import re
 import threading
 from urllib.parse import unquote
 
-from moto.awslambda.exceptions import LambdaClientError, PreconditionFailedException
+from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import LambdaStorage
 from moto.awslambda.responses import LambdaResponse
 
@@ -26,8 +26,6 @@ NUMBER = re.compile(r'^[0-9]+$')
 # Not configuration: they differ between a version and the $LATEST it was published from.
 PER_VERSION = ('FunctionArn', 'Version', 'LastModified', 'State', 'LastUpdateStatus',
                'RevisionId')
-WRONG_REVISION = ('The Revision Id provided does not match the latest Revision Id. Call the '
-                  'GetFunction/GetAlias API to retrieve the latest Revision Id')
 HIGHEST = 'highest_published'  # kept in moto's entry for the function: gone with the function
 publishing = threading.Lock()  # two publishes at once must not draw the same number
 
@@ -70,9 +68,8 @@ def install():
             check_code_sha256(storage, name, expected)
         revision = response._get_param('RevisionId')
         if revision is not None:
-            latest = storage.get_function_by_name_or_arn_forbid_qualifier(name)
-            if revision != configurations.revision_of(latest):
-                raise PreconditionFailedException(WRONG_REVISION)
+            configurations.check_revision(
+                storage.get_function_by_name_or_arn_forbid_qualifier(name), revision)
         return original_response(response)
 
     publish_version.numbers_once = True

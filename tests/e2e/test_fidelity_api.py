@@ -775,6 +775,13 @@ class ControlPlaneTest(LambdaAnswers):
                                                                 RevisionId='wrong'),
                            412, 'PreconditionFailedException', message, message=message,
                            Type='User')
+        for update in (lambda: self.lambdas.update_function_configuration(
+                           FunctionName='configured', Description='three', RevisionId='wrong'),
+                       lambda: self.lambdas.update_function_code(
+                           FunctionName='configured', ZipFile=function_zip(ECHO),
+                           RevisionId='wrong')):
+            self.assertRefused(update, 412, 'PreconditionFailedException', message,
+                               message=message, Type='User')
         version = self.lambdas.publish_version(FunctionName='configured',
                                                RevisionId=after['RevisionId'])
         self.assertEqual(self.lambdas.get_function(FunctionName='configured', Qualifier=version[
