@@ -33,6 +33,9 @@ API_PREFIX = '/execute-api/'
 # Headers of one connection, not of the request: Lambda's front end passes none of them on.
 HOP_BY_HOP = frozenset({'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate',
                         'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'})
+# A response's own length and connection, which the front end sets for what it sends: one the
+# function names would leave the client waiting for bytes that never come.
+FRAMING = HOP_BY_HOP | {'content-length'}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 TEXT_TYPES = ('text/', 'application/json', 'application/xml', 'application/javascript',
               'application/x-www-form-urlencoded')
@@ -305,6 +308,8 @@ def response_from(payload):
         for name, value in headers.items():
             if not HEADER_NAME.fullmatch(name):
                 raise ValueError(f'{name!r} is not a header name')
+            if name.lower() in FRAMING:  # the front end frames the body it sends
+                continue
             response.headers[name] = value if isinstance(value, str) else compact_json(value)
         for cookie in cookies:
             response.headers.add('Set-Cookie', str(cookie))
