@@ -342,6 +342,22 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
             'errorMessage': f'RequestId: {request_id} Error: Runtime exited with error: '
                             f'exit status 127'}))
 
+    def test_a_handler_in_a_submodule(self):
+        """test_lambda_runtimes.py, TestPythonRuntimes::test_handler_in_submodule[python3.12]:
+        Handler localstack_package.def.main.handler, its file in folders without __init__.py
+        (one named as a Python keyword)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w') as archive:
+            archive.writestr('localstack_package/def/main.py',
+                             'def handler(event, context):\n    return {"event": event}\n')
+        lambdas = self.client('lambda')
+        lambdas.create_function(FunctionName='submodule', Runtime='python3.12',
+                                Role=self.role_arn, Handler='localstack_package.def.main.handler',
+                                Code={'ZipFile': buffer.getvalue()})
+        lambdas.get_waiter('function_active_v2').wait(FunctionName='submodule')
+        result, payload = self.invoke('submodule', b'{}')
+        self.assertEqual((result['StatusCode'], payload), (200, {'event': {}}))
+
     def test_runtime_and_handler_errors(self):
         """test_lambda.snapshot.json, TestLambdaErrors: test_lambda_runtime_error (an
         exception at import: the runtime's record, requestId ""), test_lambda_handler_error,
