@@ -79,9 +79,6 @@ def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
             *opt_lib]),
         'PYTHONPATH': runtime_dir,
         'LANG': 'en_US.UTF-8',
-        # Python sets it on Lambda (PEP 538: en_US.UTF-8 is not installed there); here too,
-        # whatever locales this machine has.
-        'LC_CTYPE': 'C.UTF-8',
         'TZ': ':UTC', 'PWD': task_root, 'SHLVL': '0',
         '_HANDLER': spec.handler, 'AWS_REGION': spec.region, 'AWS_DEFAULT_REGION': spec.region,
         'AWS_EXECUTION_ENV': f'AWS_Lambda_{spec.runtime}',
@@ -95,7 +92,17 @@ def lambda_variables(spec, interpreter, task_root, runtime_dir, opt):
         'LAMBDA_TASK_ROOT': task_root, 'LAMBDA_RUNTIME_DIR': runtime_dir,
         # awslambdaric takes it out of os.environ before the function loads, as on Lambda.
         '_LAMBDA_TELEMETRY_LOG_FD': function_output.TELEMETRY_FD,
+        # Python sets it on Amazon Linux 2023, where en_US.UTF-8 is not installed (PEP 538),
+        # so python3.12 and later have it and earlier runtimes (Amazon Linux 2) not; here
+        # too, whatever locales this machine has.
+        **({'LC_CTYPE': 'C.UTF-8'} if on_amazon_linux_2023(spec.runtime) else {}),
     }
+
+
+def on_amazon_linux_2023(runtime):
+    """python3.12 and later run on Amazon Linux 2023, earlier ones on Amazon Linux 2."""
+    major, minor = (int(part) for part in runtime.replace('python', '').split('.')[:2])
+    return (major, minor) >= (3, 12)
 
 
 def local_path(value, task_root, opt):
