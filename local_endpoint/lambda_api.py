@@ -4,15 +4,17 @@
 (local_endpoint.validation), resource policies (local_endpoint.permissions), reserved
 concurrency (local_endpoint.concurrency), function URL configurations
 (local_endpoint.url_configs), tags (local_endpoint.tags), layer versions
-(local_endpoint.layers) and the configuration every call answers
-(local_endpoint.configurations)."""
-from local_endpoint import (concurrency, configurations, function_names, lambda_errors, layers,
-                            permissions, tags, url_configs, validation)
+(local_endpoint.layers), the configuration every call answers
+(local_endpoint.configurations), and the JSON type of every answer
+(local_endpoint.json_content)."""
+from local_endpoint import (concurrency, configurations, function_names, json_content,
+                            lambda_errors, layers, permissions, tags, url_configs, validation)
 
 
 def install():
     """Once per process, before the endpoint answers, after the code's limits and
     Architectures: these checks of the request come before theirs, as on AWS."""
+    json_content.install()
     lambda_errors.install()
     function_names.install()
     validation.install()

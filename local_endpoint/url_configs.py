@@ -7,7 +7,8 @@ outside the model's pattern (an alias name only) is ValidationException; a quali
 differs from the name's is InvalidParameterValueException; a missing function or alias is 404
 "Function does not exist" for create and update, "The resource you requested does not exist."
 for get and delete; an InvokeMode Lambda does not have is ValidationException
-(test_lambda.snapshot.json, test_lambda_url_invalid_invoke_mode).
+(test_lambda.snapshot.json, test_lambda_url_invalid_invoke_mode). Their answers are AWS's in
+shape too (shaped()).
 """
 import json
 from urllib.parse import unquote
@@ -72,7 +73,28 @@ def _checking(handler, operation, says_function):
             invoke_mode = None
         check(response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
               (response.querystring.get('Qualifier') or [None])[0], says_function, invoke_mode)
-        return handler(response)
+        return shaped(operation, invoke_mode, handler(response))
 
     checked.checks_url_configs = True
     return checked
+
+
+def shaped(operation, invoke_mode, answer):
+    """moto's answer as AWS's (test_url_config_lifecycle): get answers 200 (moto 201) with the
+    InvokeMode, BUFFERED unless set; create and update name it only when the request did;
+    LastModifiedTime with milliseconds and the zone, as CreationTime."""
+    status, headers, body = (200, {}, answer) if isinstance(answer, str) else answer
+    if operation == 'DeleteFunctionUrlConfig':
+        return status, headers, body
+    document = json.loads(body)
+    if operation == 'GetFunctionUrlConfig':
+        status, headers = 200, {**headers, 'status': 200}
+        document['InvokeMode'] = (document.get('InvokeMode') or 'BUFFERED').upper()
+    elif invoke_mode is None:
+        document.pop('InvokeMode', None)
+    else:
+        document['InvokeMode'] = invoke_mode
+    modified = document.get('LastModifiedTime')
+    if isinstance(modified, str) and len(modified) == len('2025-01-01T00:00:00'):
+        document['LastModifiedTime'] = modified + '.000+0000'
+    return status, headers, json.dumps(document)

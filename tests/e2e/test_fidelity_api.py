@@ -961,3 +961,29 @@ class ControlPlaneTest(LambdaAnswers):
             self.assertFalse({'State', 'LastUpdateStatus', 'RuntimeVersionConfig'}
                              & set(configuration), configuration['FunctionArn'])
             self.assertIn('RevisionId', configuration)
+
+    def test_function_url_configuration_answers(self):
+        """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_lifecycle: url_creation
+        (201, no InvokeMode), get_url_config (200, InvokeMode BUFFERED), updated_url_config (no
+        InvokeMode), failed_getter."""
+        self.create('url-lifecycle')
+        created = self.lambdas.create_function_url_config(FunctionName='url-lifecycle',
+                                                          AuthType='NONE')
+        self.assertEqual(created['ResponseMetadata']['HTTPStatusCode'], 201)
+        self.assertNotIn('InvokeMode', created)
+        fetched = self.lambdas.get_function_url_config(FunctionName='url-lifecycle')
+        self.assertEqual((fetched['ResponseMetadata']['HTTPStatusCode'], fetched['InvokeMode'],
+                          fetched['ResponseMetadata']['HTTPHeaders']['content-type']),
+                         (200, 'BUFFERED', 'application/json'))
+        updated = self.lambdas.update_function_url_config(FunctionName='url-lifecycle',
+                                                          AuthType='AWS_IAM')
+        self.assertEqual(updated['AuthType'], 'AWS_IAM')
+        self.assertNotIn('InvokeMode', updated)
+        self.assertRegex(updated['LastModifiedTime'],
+                         r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$')
+        self.lambdas.delete_function_url_config(FunctionName='url-lifecycle')
+        missing = 'The resource you requested does not exist.'
+        self.assertRefused(lambda: self.lambdas.get_function_url_config(
+            FunctionName='url-lifecycle'), 404, 'ResourceNotFoundException', missing,
+            Message=missing, Type='User')
+
