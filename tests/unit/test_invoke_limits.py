@@ -275,7 +275,8 @@ class EnvironmentReuseTest(unittest.TestCase):
             patcher = mock.patch(target, value)
             patcher.start()
             self.addCleanup(patcher.stop)
-        runtimes = SimpleNamespace(interpreter=str, runtime_dir=str, warnings={})
+        runtimes = SimpleNamespace(interpreter=str, runtime_dir=str, warnings={},
+                                   python_version=lambda runtime: runtime[len('python'):])
         self.lambdas = LambdaService(tempfile.mkdtemp(), BASE_URL, runtimes)
         self.addCleanup(self.lambdas.close)
         self.spec = FunctionSpec(
