@@ -166,7 +166,11 @@ class Endpoint:
             answer = app(environ, start_response)
             self.store.forget()  # moto forgot everything: so does the next start
             return answer
-        if service in state.NOT_KEPT or state.is_read(environ['REQUEST_METHOD'], action):
+        if service in state.NOT_KEPT:
+            return app(environ, start_response)
+        if state.is_read(environ['REQUEST_METHOD'], action):
+            if service == 'awslambda':  # a read gives a function its RevisionId on first sight
+                self.store.mark(service)
             return app(environ, start_response)
         answered = {}
 

@@ -210,8 +210,11 @@ class ContainmentTest(EndpointTestCase):
         self.assertEqual([name for name in os.listdir(os.path.join(self.state, 'run'))
                           if name.startswith(f'{endpoint}-')], [], 'its /tmp images are gone')
 
+        # An endpoint started clean knows nothing: the same role and layer ARNs again, the
+        # layer with other content.
+        make(self.root, 'reset', *self.settings)
         make(self.root, 'up', *self.settings)
-        self.deploy()  # a new endpoint knows nothing: the same role and layer ARNs again
+        self.deploy()
         self.publish_layer_and_run('new')
 
     def publish_layer_and_run(self, value):
