@@ -6,9 +6,11 @@ AWS, test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions): 
 outside the model's pattern (an alias name only) is ValidationException; a qualifier that
 differs from the name's is InvalidParameterValueException; a missing function or alias is 404
 "Function does not exist" for create and update, "The resource you requested does not exist."
-for get and delete; an InvokeMode Lambda does not have is ValidationException
-(test_lambda.snapshot.json, test_lambda_url_invalid_invoke_mode). Their answers are AWS's in
-shape too (shaped()).
+for get and delete; a second URL for the same function and qualifier is 409
+ResourceConflictException (test_url_config_lifecycle, failed_duplication: moto replaced the
+first, whose address then served nothing); an InvokeMode Lambda does not have is
+ValidationException (test_lambda.snapshot.json, test_lambda_url_invalid_invoke_mode). Their
+answers are AWS's in shape too (shaped()).
 """
 import json
 from urllib.parse import unquote
@@ -36,6 +38,15 @@ class FunctionDoesNotExist(LambdaClientError):
         super().__init__('ResourceNotFoundException', 'Function does not exist')
 
 
+class UrlConfigExists(LambdaClientError):
+    code = 409
+
+    def __init__(self, arn):
+        super().__init__('ResourceConflictException',
+                         f'Failed to create function url config for [functionArn = {arn}]. '
+                         f'Error message:  FunctionUrlConfig exists for this Lambda function')
+
+
 def check(backend, operation, name_or_arn, qualifier, says_function, invoke_mode=None):
     """Lambda's refusals, in its order: the model, the qualifiers, the function and alias."""
     problems = function_names.model_problems(operation, {'FunctionName': name_or_arn,
@@ -54,6 +65,7 @@ def check(backend, operation, name_or_arn, qualifier, says_function, invoke_mode
         raise missing() from None
     if qualifier is not None and qualifier not in backend._lambdas._get_function_aliases(name):
         raise missing()
+    return name, qualifier
 
 
 def install():
@@ -71,9 +83,18 @@ def _checking(handler, operation, says_function):
             invoke_mode = json.loads(response.body or '{}').get('InvokeMode')
         except ValueError:  # moto answers a body that is not JSON itself
             invoke_mode = None
-        check(response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
-              (response.querystring.get('Qualifier') or [None])[0], says_function, invoke_mode)
-        return shaped(operation, invoke_mode, handler(response))
+        name, qualifier = check(
+            response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
+            (response.querystring.get('Qualifier') or [None])[0], says_function, invoke_mode)
+        if operation != 'CreateFunctionUrlConfig':
+            return shaped(operation, invoke_mode, handler(response))
+        function = response.backend.get_function(name)
+        existing = function.url_config
+        if existing is not None and getattr(existing, 'qualifier', None) == qualifier:
+            raise UrlConfigExists(function.function_arn + (f':{qualifier}' if qualifier else ''))
+        answer = shaped(operation, invoke_mode, handler(response))
+        function.url_config.qualifier = qualifier  # what a second create is compared with
+        return answer
 
     checked.checks_url_configs = True
     return checked

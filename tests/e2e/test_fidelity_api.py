@@ -964,14 +964,21 @@ class ControlPlaneTest(LambdaAnswers):
 
     def test_function_url_configuration_answers(self):
         """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_lifecycle: url_creation
-        (201, no InvokeMode), get_url_config (200, InvokeMode BUFFERED), updated_url_config (no
-        InvokeMode), failed_getter."""
+        (201, no InvokeMode), failed_duplication (409), get_url_config (200, InvokeMode
+        BUFFERED), updated_url_config (no InvokeMode), failed_getter."""
         self.create('url-lifecycle')
         created = self.lambdas.create_function_url_config(FunctionName='url-lifecycle',
                                                           AuthType='NONE')
         self.assertEqual(created['ResponseMetadata']['HTTPStatusCode'], 201)
         self.assertNotIn('InvokeMode', created)
+        message = (f'Failed to create function url config for [functionArn = '
+                   f'{ARN}:url-lifecycle]. Error message:  FunctionUrlConfig exists for this '
+                   f'Lambda function')
+        self.assertRefused(lambda: self.lambdas.create_function_url_config(
+            FunctionName='url-lifecycle', AuthType='NONE'), 409, 'ResourceConflictException',
+            message, message=message, Type='User')
         fetched = self.lambdas.get_function_url_config(FunctionName='url-lifecycle')
+        self.assertEqual(fetched['FunctionUrl'], created['FunctionUrl'], 'the first URL stays')
         self.assertEqual((fetched['ResponseMetadata']['HTTPStatusCode'], fetched['InvokeMode'],
                           fetched['ResponseMetadata']['HTTPHeaders']['content-type']),
                          (200, 'BUFFERED', 'application/json'))
