@@ -15,12 +15,14 @@ answers are AWS's in shape too (shaped()).
 import json
 from urllib.parse import unquote
 
+from moto.awslambda import urls
 from moto.awslambda.exceptions import (GenericResourcNotFound, LambdaClientError,
                                        UnknownFunctionException)
 from moto.awslambda.responses import LambdaResponse
 
 from local_endpoint import function_names
 
+LIST_PATH = r'{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[^/]+)/urls/?$'
 # As AWS lists them refusing another (test_lambda.snapshot.json,
 # test_lambda_url_invalid_invoke_mode).
 INVOKE_MODES = ('RESPONSE_STREAM', 'BUFFERED')
@@ -68,6 +70,29 @@ def check(backend, operation, name_or_arn, qualifier, says_function, invoke_mode
     return name, qualifier
 
 
+def list_function_url_configs(response):
+    """list-function-url-configs, which moto does not route (a 404 page): the function's URL
+    configuration, as get answers it, or none (test_url_config_list_paging,
+    list_function_notfound and list_all_empty)."""
+    name = unquote(response.path.rstrip('/').split('/')[-2])
+    check(response.backend, 'ListFunctionUrlConfigs', name, None, True)
+    function = response.backend.get_function(function_names.split(name)[0])
+    configs = []
+    if function.url_config is not None:
+        qualifier = getattr(function.url_config, 'qualifier', None)
+        configs.append(qualified({**function.url_config.to_dict(), 'InvokeMode': (
+            function.url_config.config.get('InvokeMode') or 'BUFFERED').upper()}, qualifier))
+    return 200, {}, json.dumps({'FunctionUrlConfigs': configs})
+
+
+def qualified(document, qualifier):
+    """An alias's URL configuration names the alias in its FunctionArn, as AWS's does
+    (test_url_config_list_paging, url_config_alias)."""
+    if qualifier and not document['FunctionArn'].endswith(f':{qualifier}'):
+        return {**document, 'FunctionArn': f"{document['FunctionArn']}:{qualifier}"}
+    return document
+
+
 def install():
     """Once per process, before the HTTP front wraps create (it then runs these checks too)."""
     for handler, (operation, says_function) in CHECKED.items():
@@ -75,6 +100,8 @@ def install():
         if getattr(original, 'checks_url_configs', False):
             continue
         setattr(LambdaResponse, handler, _checking(original, operation, says_function))
+    LambdaResponse.list_function_url_configs = list_function_url_configs
+    urls.url_paths[LIST_PATH] = LambdaResponse.dispatch
 
 
 def _checking(handler, operation, says_function):
@@ -87,12 +114,12 @@ def _checking(handler, operation, says_function):
             response.backend, operation, unquote(response.path.rstrip('/').split('/')[-2]),
             (response.querystring.get('Qualifier') or [None])[0], says_function, invoke_mode)
         if operation != 'CreateFunctionUrlConfig':
-            return shaped(operation, invoke_mode, handler(response))
+            return shaped(operation, invoke_mode, handler(response), qualifier)
         function = response.backend.get_function(name)
         existing = function.url_config
         if existing is not None and getattr(existing, 'qualifier', None) == qualifier:
             raise UrlConfigExists(function.function_arn + (f':{qualifier}' if qualifier else ''))
-        answer = shaped(operation, invoke_mode, handler(response))
+        answer = shaped(operation, invoke_mode, handler(response), qualifier)
         function.url_config.qualifier = qualifier  # what a second create is compared with
         return answer
 
@@ -100,7 +127,7 @@ def _checking(handler, operation, says_function):
     return checked
 
 
-def shaped(operation, invoke_mode, answer):
+def shaped(operation, invoke_mode, answer, qualifier):
     """moto's answer as AWS's (test_url_config_lifecycle): get answers 200 (moto 201) with the
     InvokeMode, BUFFERED unless set; create and update name it only when the request did;
     LastModifiedTime with milliseconds and the zone, as CreationTime."""
@@ -115,6 +142,7 @@ def shaped(operation, invoke_mode, answer):
         document.pop('InvokeMode', None)
     else:
         document['InvokeMode'] = invoke_mode
+    document = qualified(document, qualifier)
     modified = document.get('LastModifiedTime')
     if isinstance(modified, str) and len(modified) == len('2025-01-01T00:00:00'):
         document['LastModifiedTime'] = modified + '.000+0000'

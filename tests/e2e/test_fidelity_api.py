@@ -699,7 +699,8 @@ class ControlPlaneTest(LambdaAnswers):
         """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_exceptions:
         <call>_name_doesnotexist, _arn_doesnotexist, _name_doesnotexist_qualifier,
         _qualifier_version, _qualifier_alias_doesnotexist, _qualifier_alias_doesnotmatch_arn,
-        _qualifier_latest, for create, get, update and delete; test_lambda.snapshot.json,
+        _qualifier_latest, for create, get, update and delete; test_url_config_list_paging,
+        url_config_alias (the alias's ARN); test_lambda.snapshot.json,
         TestLambdaURL::test_lambda_url_invalid_invoke_mode."""
         self.create('with-url')
         self.lambdas.get_waiter('function_active_v2').wait(FunctionName='with-url')
@@ -740,7 +741,8 @@ class ControlPlaneTest(LambdaAnswers):
             "constraint: Member must satisfy enum value set: [RESPONSE_STREAM, BUFFERED]")
         url = self.lambdas.create_function_url_config(FunctionName='with-url',
                                                       Qualifier='urlalias', AuthType='NONE')
-        self.assertEqual(url['ResponseMetadata']['HTTPStatusCode'], 201)
+        self.assertEqual((url['ResponseMetadata']['HTTPStatusCode'], url['FunctionArn']),
+                         (201, f'{ARN}:with-url:urlalias'))
 
     def test_configuration_as_answered(self):
         """test_lambda_api.snapshot.json, TestLambdaFunction::test_function_lifecycle
@@ -965,10 +967,21 @@ class ControlPlaneTest(LambdaAnswers):
     def test_function_url_configuration_answers(self):
         """test_lambda_api.snapshot.json, TestLambdaUrl::test_url_config_lifecycle: url_creation
         (201, no InvokeMode), failed_duplication (409), get_url_config (200, InvokeMode
-        BUFFERED), updated_url_config (no InvokeMode), failed_getter."""
+        BUFFERED), updated_url_config (no InvokeMode), failed_getter; test_url_config_list_paging,
+        list_function_notfound, list_all_empty, list_all (one URL here)."""
         self.create('url-lifecycle')
+        message = 'Function does not exist'
+        self.assertRefused(lambda: self.lambdas.list_function_url_configs(
+            FunctionName='doesnotexist'), 404, 'ResourceNotFoundException', message,
+            Message=message, Type='User')
+        self.assertEqual(self.lambdas.list_function_url_configs(FunctionName='url-lifecycle')[
+            'FunctionUrlConfigs'], [])
         created = self.lambdas.create_function_url_config(FunctionName='url-lifecycle',
                                                           AuthType='NONE')
+        [listed] = self.lambdas.list_function_url_configs(FunctionName='url-lifecycle')[
+            'FunctionUrlConfigs']
+        self.assertEqual((listed['FunctionUrl'], listed['InvokeMode']),
+                         (created['FunctionUrl'], 'BUFFERED'))
         self.assertEqual(created['ResponseMetadata']['HTTPStatusCode'], 201)
         self.assertNotIn('InvokeMode', created)
         message = (f'Failed to create function url config for [functionArn = '
