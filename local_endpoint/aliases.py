@@ -11,7 +11,8 @@ exist is "Alias not found: ARN" (test_lambda_api.snapshot.json,
 test_non_existent_alias_update), where moto said what get-alias says; deleting one succeeds,
 204 as every deletion (test_non_existent_alias_deletion; moto answered 201). An update gives
 the alias a new RevisionId, and list-aliases with FunctionVersion lists that version's only
-(test_alias_lifecycle).
+(test_alias_lifecycle). An alias's Name, FunctionName and FunctionVersion are checked against
+create-alias's model (moto made an alias `1`, which hid version 1, and `a!b`).
 """
 import json
 import re
@@ -20,6 +21,8 @@ import uuid
 from moto.awslambda.exceptions import LambdaClientError, UnknownFunctionException
 from moto.awslambda.models import LambdaAlias, LambdaStorage
 from moto.awslambda.responses import LambdaResponse
+
+from local_endpoint import function_names
 
 VERSION = re.compile(r'^[0-9]+$')
 WEIGHTS_AT = "at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: "
@@ -63,6 +66,10 @@ def install():
     original_put, original_update = LambdaStorage.put_alias, LambdaStorage.update_alias
 
     def put_alias(storage, name, function_name, function_version, description, routing_config):
+        problems = function_names.model_problems('CreateAlias', {
+            'FunctionName': function_name, 'Name': name, 'FunctionVersion': function_version})
+        if problems:  # an alias named 1 would hide version 1
+            raise function_names.InvalidParameters(problems)
         target = storage.get_function_by_name_or_arn_with_qualifier(function_name,
                                                                     function_version)
         unqualified = storage.split_function_arn(target.function_arn)[0]

@@ -451,7 +451,9 @@ class ControlPlaneTest(LambdaAnswers):
         test_non_existent_alias_update, update_alias_response; test_non_existent_alias_deletion,
         delete_alias_response (204); test_notfound_and_invalid_routingconfigs,
         target_version_doesnotexist, routing_config_exc_fn_doesnotexist and
-        alias_does_not_exist_esc."""
+        alias_does_not_exist_esc; an alias Name outside the pattern of the Lambda API
+        reference's CreateAlias (docs.aws.amazon.com/lambda/latest/api/API_CreateAlias.html),
+        refused in the words of the recorded ValidationExceptions."""
         self.lambdas.publish_version(FunctionName='exists')
         self.assertNotFound(lambda: self.lambdas.get_function(FunctionName='exists',
                                                               Qualifier='aliasdoesnotexist'),
@@ -471,6 +473,13 @@ class ControlPlaneTest(LambdaAnswers):
         self.assertNotFound(lambda: self.lambdas.create_alias(
             FunctionName='exists-unknown', Name='custom', FunctionVersion='1',
             RoutingConfig=routing), f'{ARN}:exists-unknown:1')
+        for name in ('1', 'a!b'):
+            self.assertRefused(lambda: self.lambdas.create_alias(
+                FunctionName='exists', Name=name, FunctionVersion='$LATEST'),
+                400, 'ValidationException',
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: "
+                f"(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
         message = f'Cannot find alias arn: {ARN}:exists:non-existent'
         self.assertRefused(lambda: self.lambdas.get_alias(FunctionName='exists',
                                                           Name='non-existent'),
