@@ -5,10 +5,11 @@
 concurrency (local_endpoint.concurrency), function URL configurations
 (local_endpoint.url_configs), tags (local_endpoint.tags), layer versions
 (local_endpoint.layers), the configuration every call answers
-(local_endpoint.configurations), and the JSON type of every answer
-(local_endpoint.json_content)."""
-from local_endpoint import (concurrency, configurations, function_names, json_content,
-                            lambda_errors, layers, permissions, tags, url_configs, validation)
+(local_endpoint.configurations), the account's settings (local_endpoint.account_settings),
+and the JSON type of every answer (local_endpoint.json_content)."""
+from local_endpoint import (account_settings, concurrency, configurations, function_names,
+                            json_content, lambda_errors, layers, permissions, tags, url_configs,
+                            validation)
 
 
 def install():
@@ -24,3 +25,4 @@ def install():
     tags.install()
     layers.install()
     configurations.install()
+    account_settings.install()

@@ -1016,3 +1016,17 @@ class ControlPlaneTest(LambdaAnswers):
             FunctionName='url-lifecycle'), 404, 'ResourceNotFoundException', missing,
             Message=missing, Type='User')
 
+    def test_account_settings(self):
+        """test_lambda_api.snapshot.json, TestLambdaAccountSettings::test_account_settings
+        (acc_settings_modded: the keys) and test_account_settings_total_code_size (a function
+        created adds its code to TotalCodeSize, and one to FunctionCount)."""
+        before = self.lambdas.get_account_settings()
+        self.assertEqual((sorted(before['AccountLimit']), sorted(before['AccountUsage'])), (
+            ['CodeSizeUnzipped', 'CodeSizeZipped', 'ConcurrentExecutions', 'TotalCodeSize',
+             'UnreservedConcurrentExecutions'], ['FunctionCount', 'TotalCodeSize']))
+        created = self.create('counted')
+        after = self.lambdas.get_account_settings()['AccountUsage']
+        self.assertEqual((after['TotalCodeSize'] - before['AccountUsage']['TotalCodeSize'],
+                          after['FunctionCount'] - before['AccountUsage']['FunctionCount']),
+                         (created['CodeSize'], 1))
+
