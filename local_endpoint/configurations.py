@@ -117,6 +117,11 @@ def listed(configuration):
 
 def _listing(handler, key):
     def answered(response):
+        version = (response.querystring.get('FunctionVersion') or [None])[0]
+        if version not in (None, 'ALL'):  # test_list_functions, ..._invalid_functionversion
+            raise function_names.InvalidParameters([
+                f"Value '{version}' at 'functionVersion' failed to satisfy constraint: Member "
+                f"must satisfy enum value set: [ALL]"])
         document = json.loads(handler(response))
         document[key] = [listed(configuration) for configuration in document[key]]
         return json.dumps(document)

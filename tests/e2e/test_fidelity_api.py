@@ -961,9 +961,15 @@ class ControlPlaneTest(LambdaAnswers):
         self.assertNotIn('LastUpdateStatus', answer)
 
     def test_listed_configurations(self):
-        """test_lambda_api.snapshot.json, TestLambdaFunction::test_list_functions (list_default)
-        and TestLambdaVersions::test_version_lifecycle (list_versions_result): a listed
-        configuration has no State, LastUpdateStatus or RuntimeVersionConfig."""
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_list_functions (list_default,
+        list_functions_invalid_functionversion) and TestLambdaVersions::test_version_lifecycle
+        (list_versions_result): a listed configuration has no State, LastUpdateStatus or
+        RuntimeVersionConfig."""
+        self.assertRefused(lambda: self.lambdas.list_functions(FunctionVersion='invalid'), 400,
+                           'ValidationException',
+                           "1 validation error detected: Value 'invalid' at 'functionVersion' "
+                           "failed to satisfy constraint: Member must satisfy enum value set: "
+                           "[ALL]")
         self.lambdas.publish_version(FunctionName='exists')
         listed = (self.lambdas.list_functions()['Functions']
                   + self.lambdas.list_versions_by_function(FunctionName='exists')['Versions'])
