@@ -32,7 +32,8 @@ from local_endpoint.http_front import API_PREFIX, URL_PREFIX, HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
                                            FunctionNotFound, InvalidPayload,
                                            InvalidQualifier, LambdaService,
-                                           Throttled, UnsupportedRuntime, check_json_payload)
+                                           Throttled, UnsupportedRuntime, check_json_payload,
+                                           trace_root_of)
 from local_endpoint.runtimes import Runtimes
 from local_endpoint.s3_errors import S3Error
 from local_endpoint.unpack import UnpackError
@@ -328,7 +329,9 @@ class Endpoint:
             request_id = self.events.submit(DEFAULT_ACCOUNT_ID, region, qualified, payload)
             return Response(status=202, headers={'x-amzn-RequestId': request_id})
         try:
-            request_id, outcome = self.lambdas.invoke(spec, reserved, payload)
+            request_id, outcome = self.lambdas.invoke(
+                spec, reserved, payload,
+                trace_root=trace_root_of(request.headers.get('X-Amzn-Trace-Id')))
         except Throttled as error:
             return lambda_error(429, 'TooManyRequestsException', str(error), Reason=(
                 'ConcurrentInvocationLimitExceeded' if reserved is None

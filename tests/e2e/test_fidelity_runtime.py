@@ -358,6 +358,17 @@ class FunctionRuntimeTest(LogReading, FidelityTestCase):
         result, payload = self.invoke('submodule', b'{}')
         self.assertEqual((result['StatusCode'], payload), (200, {'event': {}}))
 
+    def test_invoke_continues_a_callers_trace(self):
+        """test_lambda_integration_xray.py, test_xray_trace_propagation: Invoke with an
+        X-Amzn-Trace-Id header runs the function under that trace's root."""
+        self.create_function('traced-invoke', 'import os\ndef handler(event, context):\n'
+                                              '    return os.environ["_X_AMZN_TRACE_ID"]\n')
+        root = 'Root=1-3152b799-8954dae64eda91bc9a23a7e8'
+        status, _, body = self.signed('POST', '/2015-03-31/functions/traced-invoke/invocations',
+                                      b'{}', {'X-Amzn-Trace-Id': f'{root};Sampled=1'})
+        self.assertEqual(status, 200)
+        self.assertRegex(json.loads(body), f'^{root};Parent=[0-9a-f]{{16}};')
+
     def test_runtime_and_handler_errors(self):
         """test_lambda.snapshot.json, TestLambdaErrors: test_lambda_runtime_error (an
         exception at import: the runtime's record, requestId ""), test_lambda_handler_error,
