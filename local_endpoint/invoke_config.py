@@ -19,8 +19,8 @@ import weakref
 from urllib.parse import unquote
 
 from moto.awslambda import responses
-from moto.awslambda.exceptions import (InvalidParameterValueException, UnknownEventConfig,
-                                       UnknownFunctionException, ValidationException)
+from moto.awslambda.exceptions import (InvalidParameterValueException, LambdaClientError,
+                                       UnknownEventConfig, ValidationException)
 from moto.awslambda.models import lambda_backends
 from moto.core.common_types import TYPE_RESPONSE
 from moto.utilities.utils import get_partition
@@ -84,15 +84,15 @@ def _update(self) -> TYPE_RESPONSE:
 
 def _get(self) -> TYPE_RESPONSE:
     target = _target(self)
-    current = target.stored()
-    if current is None:
+    current = target.stored_or_none()
+    if current is None:  # the function or qualifier missing too: Lambda says only this
         raise UnknownEventConfig(target.arn)
     return _answer(current)
 
 
 def _delete(self) -> TYPE_RESPONSE:
     target = _target(self)
-    if target.stored() is None:
+    if target.stored_or_none() is None:
         raise UnknownEventConfig(target.arn)
     target.store(None)
     return 204, {'status': 204}, ''
@@ -110,6 +110,15 @@ def _list(self) -> TYPE_RESPONSE:
     return _answer({'FunctionEventInvokeConfigs': configs})
 
 
+class FunctionDoesNotExist(LambdaClientError):
+    """Lambda's answer to put, update and list on a function or qualifier that is not
+    there (test_lambda_eventinvokeconfig_exceptions)."""
+    code = 404
+
+    def __init__(self):
+        super().__init__('ResourceNotFoundException', "The function doesn't exist.")
+
+
 class Target:
     """The function and qualifier a call names: `F`, `F:Q`, an ARN, plus `?Qualifier=`."""
 
@@ -124,10 +133,10 @@ class Target:
                     f'{self.name}:{self.qualifier}')
 
     def function(self):
-        """moto's $LATEST of the function (UnknownFunctionException if there is none)."""
+        """moto's $LATEST of the function (FunctionDoesNotExist if there is none)."""
         storage = lambda_backends[self.account][self.region]._lambdas
         if self.name not in storage._functions:
-            raise UnknownFunctionException(self.arn.rpartition(':')[0])
+            raise FunctionDoesNotExist()
         return storage._functions[self.name]['latest']
 
     def holder(self):
@@ -142,12 +151,19 @@ class Target:
         aliases = storage._get_function_aliases(self.name)
         if self.qualifier in aliases:
             return aliases[self.qualifier]
-        raise UnknownFunctionException(self.arn)
+        raise FunctionDoesNotExist()
 
     def stored(self):
         holder = self.holder()
         with CONFIGS_LOCK:
             return CONFIGS.get(holder)
+
+    def stored_or_none(self):
+        """The config, or None when there is none or nothing to hold one."""
+        try:
+            return self.stored()
+        except FunctionDoesNotExist:
+            return None
 
     def store(self, settings):
         """Replace the qualifier's config (None removes it); returns Lambda's answer for it."""
@@ -224,7 +240,7 @@ def applying(account, region, name, qualifier=None):
     to the function's, and users report none."""
     try:
         return Target(account, region, name, qualifier).stored()
-    except (InvalidParameterValueException, UnknownFunctionException, KeyError):
+    except (InvalidParameterValueException, FunctionDoesNotExist, KeyError):
         return None
 
 

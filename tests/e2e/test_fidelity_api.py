@@ -285,6 +285,39 @@ class ControlPlaneTest(LambdaAnswers):
                     'Code': {'ZipFile': function_zip(ECHO)}, **settings}
         return self.lambdas.create_function(FunctionName=name, **settings)
 
+    def test_event_invoke_config_of_what_is_not_there(self):
+        """test_lambda_api.snapshot.json, TestLambdaEventInvokeConfig::
+        test_lambda_eventinvokeconfig_exceptions: put_functionname_name_notfound,
+        put_alias_doesnotexist, list_function_doesnotexist,
+        update_eventinvokeconfig_function_doesnotexist, get_function_doesnotexist,
+        delete_function_doesnotexist, get_qualifier_doesnotexist,
+        update_eventinvokeconfig_config_doesnotexist_without_qualifier."""
+        gone = "The function doesn't exist."
+        for call in (lambda: self.lambdas.put_function_event_invoke_config(
+                         FunctionName='doesnotexist', MaximumRetryAttempts=1),
+                     lambda: self.lambdas.put_function_event_invoke_config(
+                         FunctionName='exists', Qualifier='doesnotexist',
+                         MaximumRetryAttempts=1),
+                     lambda: self.lambdas.list_function_event_invoke_configs(
+                         FunctionName='doesnotexist'),
+                     lambda: self.lambdas.update_function_event_invoke_config(
+                         FunctionName='doesnotexist', MaximumRetryAttempts=0)):
+            self.assertRefused(call, 404, 'ResourceNotFoundException', gone, Message=gone,
+                               Type='User')
+        arn = 'arn:aws:lambda:us-east-1:123456789012:function:'
+        for call, qualified in (
+                (lambda: self.lambdas.get_function_event_invoke_config(
+                    FunctionName='doesnotexist'), 'doesnotexist:$LATEST'),
+                (lambda: self.lambdas.delete_function_event_invoke_config(
+                    FunctionName='doesnotexist'), 'doesnotexist:$LATEST'),
+                (lambda: self.lambdas.get_function_event_invoke_config(
+                    FunctionName='exists', Qualifier='doesnotexist'), 'exists:doesnotexist'),
+                (lambda: self.lambdas.update_function_event_invoke_config(
+                    FunctionName='exists', MaximumRetryAttempts=0), 'exists:$LATEST')):
+            message = f"The function {arn}{qualified} doesn't have an EventInvokeConfig"
+            self.assertRefused(call, 404, 'ResourceNotFoundException', message,
+                               Message=message, Type='User')
+
     def test_create_function_refusals(self):
         """test_lambda_api.snapshot.json, TestLambdaFunction::test_create_lambda_exceptions:
         invalid_role_arn_exc, invalid_runtime_exc, uppercase_runtime_exc,
