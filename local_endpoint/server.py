@@ -24,9 +24,9 @@ from werkzeug.wrappers import Request, Response
 
 from local_endpoint import (aliases, function_names, lambda_api, lambda_errors, log_result,
                             payload_encoding)
-from local_endpoint import (architectures, code_limits, execution_host, iam, invoke_auth,
-                            invoke_config, post_policy, publishing, request_guard, s3_cors,
-                            schedules, state, versions)
+from local_endpoint import (architectures, code_download, code_limits, execution_host, iam,
+                            invoke_auth, invoke_config, post_policy, publishing, request_guard,
+                            s3_cors, schedules, state, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import API_PREFIX, URL_PREFIX, HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -66,6 +66,7 @@ class Endpoint:
         publishing.install()
         invoke_config.install()
         schedules.install()
+        code_download.install(self.url)
         self.execution_host = execution_host.start(self.state_dir)
         self.runtimes = Runtimes(self.state_dir)
         print(self.runtimes.note(), flush=True)  # make up shows it
@@ -101,6 +102,11 @@ class Endpoint:
         if refusal is not None:
             return refusal(environ, start_response)
         path = environ.get('PATH_INFO', '')
+        if code_download.handles(path) and environ.get('REQUEST_METHOD') in ('GET', 'HEAD'):
+            try:
+                return code_download.download(path)(environ, start_response)
+            except S3Error as refusal:
+                return refusal.response()(environ, start_response)
         if self.http.handles(path):  # function URLs answer CORS from their own settings
             return self.http(Request(environ))(environ, start_response)
         if environ.get('REQUEST_METHOD') == 'OPTIONS':  # only S3 takes preflights: never moto

@@ -5,6 +5,7 @@ from LocalStack's tests/aws/services/lambda_/ (the test's recording: <snapshot f
 names."""
 import base64
 import json
+import urllib.request
 
 from botocore.exceptions import ClientError
 
@@ -284,6 +285,27 @@ class ControlPlaneTest(LambdaAnswers):
         settings = {'Runtime': 'python3.12', 'Role': self.role_arn, 'Handler': 'handler.handler',
                     'Code': {'ZipFile': function_zip(ECHO)}, **settings}
         return self.lambdas.create_function(FunctionName=name, **settings)
+
+    def test_code_locations_download_here_and_not_from_aws(self):
+        """test_lambda_api.snapshot.json, TestLambdaFunction::test_function_lifecycle
+        (get_function_response: Code.Location, a presigned URL, and RepositoryType S3) and
+        TestLambdaLayer::test_layer_lifecycle (Content.Location): the zip as uploaded, from
+        this endpoint, for a URL that is not altered."""
+        code = self.lambdas.get_function(FunctionName='exists')['Code']
+        self.assertEqual(code['RepositoryType'], 'S3')
+        self.assertTrue(code['Location'].startswith(self.url + '/'), code['Location'])
+        status, headers, body = self.raw(urllib.request.Request(code['Location']))
+        self.assertEqual((status, headers['Content-Type']), (200, 'application/zip'))
+        self.assertEqual(body, function_zip(ECHO))
+        status, _, body = self.raw(urllib.request.Request(code['Location'][:-1] + (
+            '0' if code['Location'][-1] != '0' else '1')))
+        self.assertEqual(status, 403)
+        self.assertIn(b'<Code>SignatureDoesNotMatch</Code>', body)
+        layer = self.lambdas.publish_layer_version(
+            LayerName='downloaded', Content={'ZipFile': function_zip('X = 1\n')})
+        self.assertTrue(layer['Content']['Location'].startswith(self.url + '/'))
+        self.assertEqual(self.raw(urllib.request.Request(layer['Content']['Location']))[2],
+                         function_zip('X = 1\n'))
 
     def test_event_invoke_config_of_what_is_not_there(self):
         """test_lambda_api.snapshot.json, TestLambdaEventInvokeConfig::
