@@ -4,6 +4,7 @@ from LocalStack's tests/aws/services/lambda_/ (the test's recording: <snapshot f
 <key>), with the recording's placeholders filled with this endpoint's account, region and
 names."""
 import base64
+import hashlib
 import json
 import urllib.request
 
@@ -291,21 +292,24 @@ class ControlPlaneTest(LambdaAnswers):
         (get_function_response: Code.Location, a presigned URL, and RepositoryType S3) and
         TestLambdaLayer::test_layer_lifecycle (Content.Location): the zip as uploaded, from
         this endpoint, for a URL that is not altered."""
-        code = self.lambdas.get_function(FunctionName='exists')['Code']
+        answer = self.lambdas.get_function(FunctionName='exists')
+        code = answer['Code']
         self.assertEqual(code['RepositoryType'], 'S3')
         self.assertTrue(code['Location'].startswith(self.url + '/'), code['Location'])
         status, headers, body = self.raw(urllib.request.Request(code['Location']))
         self.assertEqual((status, headers['Content-Type']), (200, 'application/zip'))
-        self.assertEqual(body, function_zip(ECHO))
+        self.assertEqual(base64.b64encode(hashlib.sha256(body).digest()).decode(),
+                         answer['Configuration']['CodeSha256'])
         status, _, body = self.raw(urllib.request.Request(code['Location'][:-1] + (
             '0' if code['Location'][-1] != '0' else '1')))
         self.assertEqual(status, 403)
         self.assertIn(b'<Code>SignatureDoesNotMatch</Code>', body)
-        layer = self.lambdas.publish_layer_version(
-            LayerName='downloaded', Content={'ZipFile': function_zip('X = 1\n')})
+        layer_zip = function_zip('X = 1\n')
+        layer = self.lambdas.publish_layer_version(LayerName='downloaded',
+                                                   Content={'ZipFile': layer_zip})
         self.assertTrue(layer['Content']['Location'].startswith(self.url + '/'))
         self.assertEqual(self.raw(urllib.request.Request(layer['Content']['Location']))[2],
-                         function_zip('X = 1\n'))
+                         layer_zip)
 
     def test_event_invoke_config_of_what_is_not_there(self):
         """test_lambda_api.snapshot.json, TestLambdaEventInvokeConfig::
