@@ -16,15 +16,20 @@ import json
 import os
 import threading
 
-COMPACT_LINES = 10000  # rewritten empty once this many lines hold no pending event
+# Rewritten with only the pending events once it has this many lines or bytes.
+COMPACT_LINES = 10000
+COMPACT_BYTES = 64 * 1024 * 1024
+FIELDS = ('request_id', 'account', 'region', 'function', 'payload', 'attempt', 'shortened',
+          'accepted_at')
 
 
 class EventJournal:
     def __init__(self, path):
         self.path = path
         self.lock = threading.Lock()
-        self.pending_ids = set()
+        self.pending = {}  # request id -> its accepted entry, as the journal holds it
         self.lines = 0
+        self.size = 0
         self.handle = None
 
     def load(self):
@@ -35,63 +40,84 @@ class EventJournal:
         if os.path.exists(self.path):
             with open(self.path, 'rb') as handle:
                 for line in handle:
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:  # the line a crash cut short
+                    entry = _entry(line)
+                    if entry is None:  # a line a crash cut short, or not one of ours
                         continue
                     if 'accepted' in entry:
-                        event = entry['accepted']
-                        events[event['request_id']] = event
+                        events[entry['accepted']['request_id']] = entry['accepted']
                     elif 'retry' in entry and entry['retry'] in events:
                         events[entry['retry']].update(attempt=entry['attempt'],
                                                       shortened=entry['shortened'])
                     elif 'done' in entry:
                         events.pop(entry['done'], None)
-        staging = self.path + '.partial'
-        with open(staging, 'w') as handle:
-            for event in events.values():
-                handle.write(json.dumps({'accepted': event}) + '\n')
-        os.replace(staging, self.path)
-        self.handle = open(self.path, 'a')
-        self.lines = len(events)
-        self.pending_ids = set(events)
+        self.pending = events
+        self._rewrite()
         return [dict(event, payload=base64.b64decode(event['payload']))
                 for event in events.values()]
 
+    def _rewrite(self):
+        """The journal holds the pending events only, in one line each."""
+        staging = self.path + '.partial'
+        with open(staging, 'w') as handle:
+            for event in self.pending.values():
+                handle.write(json.dumps({'accepted': event}) + '\n')
+        os.replace(staging, self.path)
+        if self.handle is not None:
+            self.handle.close()
+        self.handle = open(self.path, 'a')
+        self.lines, self.size = len(self.pending), os.path.getsize(self.path)
+
     def accepted(self, request_id, account, region, function, payload, attempt, shortened,
                  accepted_at):
-        self._write({'accepted': {
-            'request_id': request_id, 'account': account, 'region': region,
-            'function': function, 'payload': base64.b64encode(payload).decode(),
-            'attempt': attempt, 'shortened': shortened, 'accepted_at': accepted_at}},
-            add=request_id)
+        event = {'request_id': request_id, 'account': account, 'region': region,
+                 'function': function, 'payload': base64.b64encode(payload).decode(),
+                 'attempt': attempt, 'shortened': shortened, 'accepted_at': accepted_at}
+        self._write({'accepted': event}, lambda: self.pending.__setitem__(request_id, event))
 
     def retried(self, request_id, attempt, shortened):
-        self._write({'retry': request_id, 'attempt': attempt, 'shortened': shortened})
+        def update():
+            if request_id in self.pending:
+                self.pending[request_id] = dict(self.pending[request_id], attempt=attempt,
+                                                shortened=shortened)
+        self._write({'retry': request_id, 'attempt': attempt, 'shortened': shortened}, update)
 
     def done(self, request_id):
-        self._write({'done': request_id}, remove=request_id)
+        self._write({'done': request_id}, lambda: self.pending.pop(request_id, None))
 
-    def _write(self, entry, add=None, remove=None):
+    def _write(self, entry, change):
         line = json.dumps(entry) + '\n'
         with self.lock:
             if self.handle is None:  # closed: what is not done is delivered after the restart
                 return
-            if add:
-                self.pending_ids.add(add)
-            if remove:
-                self.pending_ids.discard(remove)
-            if not self.pending_ids and self.lines >= COMPACT_LINES:
-                self.handle.truncate(0)
-                self.lines = 0
-                if remove:
-                    return
+            change()
+            if self.lines >= COMPACT_LINES or self.size >= COMPACT_BYTES:
+                self._rewrite()  # this line's change is in the pending events it writes
+                return
             self.handle.write(line)
             self.handle.flush()
             self.lines += 1
+            self.size += len(line)
 
     def close(self):
         with self.lock:
             if self.handle is not None:
                 self.handle.close()
                 self.handle = None
+
+
+def _entry(line):
+    """A journal line as written, or None."""
+    try:
+        entry = json.loads(line)
+        if 'accepted' in entry:
+            event = entry['accepted']
+            if not all(name in event for name in FIELDS):
+                return None
+            base64.b64decode(event['payload'], validate=True)
+        elif 'retry' in entry:
+            int(entry['attempt']), float(entry['shortened'])
+        elif 'done' not in entry:
+            return None
+    except (ValueError, TypeError, KeyError):  # binascii.Error is a ValueError
+        return None
+    return entry

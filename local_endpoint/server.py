@@ -187,21 +187,26 @@ class Endpoint:
 
         answer = app(environ, capture)
         if answered.get('status', '').startswith('2'):
+            path = environ.get('PATH_INFO', '').encode('latin-1').decode('utf-8', 'replace')
+            bucket, _, key = path.lstrip('/').partition('/')
             try:
-                self.keep(service, environ)
-            except (OSError, RuntimeError, TypeError, AttributeError,
-                    pickle.PicklingError) as error:  # done, but not kept: said, not hidden
+                self.keep(service, environ, bucket, key)
+            except (OSError, RuntimeError, ValueError, pickle.PicklingError) as error:
+                # Done, but not kept yet: said in health, and tried again within a second.
+                # (ValueError: a concurrent write to the same key closed the body being read.)
                 logging.getLogger(__name__).exception('%s changed, but could not be saved',
                                                       service)
-                self.store.failed(service, error)
+                self.store.failed(service, error, bucket=(DEFAULT_ACCOUNT_ID, bucket)
+                                  if service == 's3' and bucket else None)
         return answer
 
-    def keep(self, service, environ):
+    def keep(self, service, environ, bucket, key):
+        if service in state.COSTLY:  # logs: saved in the background (state.Store.flush)
+            self.store.mark(service)
+            return
         if service != 's3':
             self.store.saved(service)
             return
-        path = environ.get('PATH_INFO', '').encode('latin-1').decode('utf-8', 'replace')
-        bucket, _, key = path.lstrip('/').partition('/')
         if not bucket:
             return
         query = environ.get('QUERY_STRING', '')

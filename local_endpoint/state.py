@@ -33,6 +33,8 @@ import weakref
 from collections import defaultdict
 from importlib.metadata import version
 
+from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.awslambda.models import lambda_backends
 from moto.backends import get_backend
 from moto.iam.models import AWSManagedPolicy, iam_backends
 from moto.logs.models import LogsBackend
@@ -71,9 +73,12 @@ class Blobs:
         self.folder = folder
         os.makedirs(folder, exist_ok=True)
         self.key_names = weakref.WeakKeyDictionary()  # FakeKey -> its body's blob
-        self.hashed = {}  # id(bytes) -> (bytes, name): the bytes are held so the id stays theirs
+        # service -> {id(bytes or str): (it, blob)} as that service's last save found them:
+        # moto keeps a zip's bytes (and its base64) as they are, so a save hashes only new
+        # ones; holding what the last save saw, and only that, keeps their ids theirs.
+        self.named = {}
         self.used = set()  # names loaded or written since start: the rest is garbage
-        self.lock = threading.Lock()
+        self.recording = None  # while loading one record: the blobs it names
 
     def path(self, name):
         return os.path.join(self.folder, name)
@@ -88,17 +93,15 @@ class Blobs:
         self.used.add(name)
         return name
 
-    def of_bytes(self, data):
-        with self.lock:
-            known = self.hashed.get(id(data))
-            if known is not None and known[0] is data:
-                return known[1]
-        name = self.write(hashlib.sha256(data).hexdigest(), data)
-        with self.lock:
-            if len(self.hashed) > 512:
-                self.hashed.clear()
-            self.hashed[id(data)] = (data, name)
-        return name
+    def of_value(self, value, known, seen):
+        """The blob of large bytes or text (a zip, its base64), hashed only when `known` (the
+        last save's) does not hold this very object; `seen` collects this save's."""
+        entry = known.get(id(value))
+        if entry is None or entry[0] is not value:
+            data = value.encode() if isinstance(value, str) else bytes(value)
+            entry = (value, self.write(hashlib.sha256(data).hexdigest(), data))
+        seen[id(value)] = entry
+        return entry[1]
 
     def of_key(self, key):
         name = self.key_names.get(key)
@@ -123,6 +126,8 @@ class Blobs:
         with open(self.path(name), 'rb') as handle:
             data = handle.read()
         self.used.add(name)
+        if self.recording is not None:
+            self.recording.add(name)
         return data
 
     def collect_garbage(self):
@@ -165,20 +170,19 @@ class StatePickler(pickle.Pickler):
     blobs; a bucket's objects are kept as records of their own; AWS managed IAM policies,
     which every IAM backend makes afresh, are named, not copied."""
 
-    def __init__(self, file, blobs, endpoint_url, keep_objects=True):
+    def __init__(self, file, blobs, known=None, keep_objects=True):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.blobs = blobs
-        self.endpoint_url = endpoint_url
+        self.known = known or {}  # what the last save of the same thing named (Blobs.named)
+        self.seen = {}
+        self.referenced = set()  # every blob this pickle names
         self.keep_objects = keep_objects
 
     def persistent_id(self, obj):
-        if isinstance(obj, str) and obj.startswith(self.endpoint_url):
-            # A function URL, an API's endpoint: the next start may listen on another port.
-            return ('endpoint-url', obj[len(self.endpoint_url):])
-        if isinstance(obj, (bytes, bytearray)) and len(obj) >= BLOB_MIN_BYTES:
-            return ('blob', self.blobs.of_bytes(bytes(obj)))
-        if isinstance(obj, str) and len(obj) >= BLOB_MIN_BYTES:  # a zip in base64
-            return ('text', self.blobs.of_bytes(obj.encode()))
+        if isinstance(obj, (bytes, bytearray, str)) and len(obj) >= BLOB_MIN_BYTES:
+            name = self.blobs.of_value(obj, self.known, self.seen)
+            self.referenced.add(name)
+            return ('text' if isinstance(obj, str) else 'blob', name)
         if isinstance(obj, _VersionedKeyStore) and not self.keep_objects:
             return ('objects',)
         if isinstance(obj, AWSManagedPolicy):
@@ -193,7 +197,9 @@ class StatePickler(pickle.Pickler):
                      if name not in ('_value_buffer', 'lock')}
             if obj.contentsize < BLOB_MIN_BYTES:
                 return restore_key, (state, None, obj.value)
-            return restore_key, (state, self.blobs.of_key(obj))
+            name = self.blobs.of_key(obj)
+            self.referenced.add(name)
+            return restore_key, (state, name)
         if isinstance(obj, LOCKS):  # held by no one once stored
             return (threading.RLock if isinstance(obj, LOCKS[1]) else threading.Lock), ()
         if isinstance(obj, (weakref.WeakValueDictionary, weakref.WeakKeyDictionary)):
@@ -220,12 +226,12 @@ class StateUnpickler(pickle.Unpickler):
             return self.blobs.read(pid[1])
         if kind == 'text':
             return self.blobs.read(pid[1]).decode()
-        if kind == 'endpoint-url':
+        if kind == 'endpoint-url':  # how format 1 kept function URLs, until 2026-11-22
             return self.endpoint_url + pid[1]
         if kind == 'objects':
             return _VersionedKeyStore()
-        if kind == 'aws-managed-policy':
-            return iam_backends[self.account]['aws'].managed_policies[pid[1]]
+        if kind == 'aws-managed-policy':  # made afresh by the IAM backend of its partition
+            return iam_backends[self.account][pid[1].split(':')[1]].managed_policies[pid[1]]
         raise pickle.UnpicklingError(f'unknown stored reference {pid!r}')
 
 
@@ -241,6 +247,8 @@ class Store:
         self.dirty = set()  # services changed outside a request, saved by flush()
         self.dirty_lock = threading.Lock()
         self.failures = {}  # service -> why its last save failed
+        self.failed_buckets = set()  # (account, bucket) whose objects a save failed to write
+        self.unkeepable = {}  # service -> why pickle cannot keep it
         self.next_save = {}  # COSTLY service -> when flush() may save it again
         self.extras = {}  # service -> {name: (get, set)}: this endpoint's own state kept with it
         self.kept = {}  # bucket -> {key: (_signature of its record's versions, their blobs)}
@@ -253,7 +261,8 @@ class Store:
     def load(self):
         """Put every stored service and object back; returns what was loaded, in words."""
         started = time.monotonic()
-        self._check_format()
+        stored_endpoint = self._check_format()
+        self._remove_partial_writes()
         services, objects = 0, 0
         _loading.blobs = self.blobs
         try:
@@ -265,34 +274,53 @@ class Store:
                             continue
                         self._load_service(service, account, region)
                         services += 1
-            objects = self._load_objects()
+            objects, skipped = self._load_objects()
         finally:
             _loading.blobs = None
+        if stored_endpoint and stored_endpoint != self.endpoint_url:
+            rebase_urls(stored_endpoint, self.endpoint_url)
         removed = self.blobs.collect_garbage()
         self._write_format()
         seconds = time.monotonic() - started
-        if not services and not objects:
+        if not services and not objects and not skipped:
             return f'state: nothing stored yet; what this endpoint is asked to keep goes to ' \
                    f'{self.folder} (make reset forgets it)'
         return (f'state: {services} service backends and {objects} S3 objects loaded from '
-                f'{self.folder} in {seconds:.2f} s' + (f' ({removed} unused blobs removed)'
-                                                       if removed else ''))
+                f'{self.folder} in {seconds:.2f} s'
+                + (f' ({removed} unused blobs removed)' if removed else '')
+                + (f'; {len(skipped)} damaged object records skipped and moved to '
+                   f'{os.path.join(self.folder, "damaged")}: {", ".join(skipped[:3])}'
+                   if skipped else ''))
+
+    def _remove_partial_writes(self):
+        """A write a crash interrupted leaves its staging file: the copy before it stands."""
+        for folder, _, names in os.walk(self.folder):
+            for name in names:
+                if name.endswith('.partial'):
+                    os.remove(os.path.join(folder, name))
 
     def _check_format(self):
+        """The endpoint URL the state was written by (None when it did not say)."""
         path = os.path.join(self.folder, 'format.json')
         if not os.path.exists(path):
-            return
-        with open(path) as handle:
-            stored = json.load(handle)
-        if stored.get('format', 0) > FORMAT:
+            return None
+        try:
+            with open(path) as handle:
+                stored = json.load(handle)
+            stored['format']
+        except (ValueError, TypeError, KeyError) as error:
+            raise StateError(f'{path} is damaged ({error}): start clean with make reset') \
+                from error
+        if stored['format'] > FORMAT:
             raise StateError(f'{self.folder} was written by a newer version of this project '
                              f'(state format {stored["format"]}, this one reads up to {FORMAT}): '
                              f'update the project, or start clean with make reset')
+        return stored.get('endpoint')
 
     def _write_format(self):
         os.makedirs(self.folder, exist_ok=True)
         self._replace(os.path.join(self.folder, 'format.json'), json.dumps(
-            {'format': FORMAT, 'moto': version('moto')}).encode())
+            {'format': FORMAT, 'moto': version('moto'), 'endpoint': self.endpoint_url}).encode())
 
     def _load_service(self, service, account, region):
         path = os.path.join(self.folder, 'services', service, account, region)
@@ -300,8 +328,8 @@ class Store:
         with open(path, 'rb') as handle:
             try:
                 stored = StateUnpickler(handle, self.blobs, self.endpoint_url, account).load()
-            except (pickle.UnpicklingError, AttributeError, ImportError, EOFError,
-                    KeyError) as error:
+            except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, KeyError,
+                    FileNotFoundError) as error:
                 raise StateError(f'{path} cannot be loaded ({type(error).__name__}: {error}): '
                                  f'start clean with make reset') from error
         dict.__setitem__(backends[account], region, stored['backend'])
@@ -310,26 +338,45 @@ class Store:
                 self.extras[service][name][1](value)
 
     def _load_objects(self):
+        """(objects loaded, the records skipped): a damaged record costs its object only,
+        and is moved aside, not deleted."""
         root = os.path.join(self.folder, 'objects')
-        count = 0
+        count, skipped = 0, []
         for bucket_folder in os.listdir(root) if os.path.isdir(root) else ():
             for name in os.listdir(os.path.join(root, bucket_folder)):
-                if name.endswith('.partial'):
+                path = os.path.join(root, bucket_folder, name)
+                self.blobs.recording = set()
+                try:
+                    with open(path, 'rb') as handle:
+                        record = StateUnpickler(handle, self.blobs, self.endpoint_url,
+                                                None).load()
+                    backend = s3_backends[record['account']]['aws']
+                    bucket = backend.buckets.get(record['bucket'])
+                except (pickle.UnpicklingError, AttributeError, ImportError, EOFError,
+                        KeyError, TypeError, FileNotFoundError) as error:
+                    logger.warning('skipping the damaged object record %s: %s: %s', path,
+                                   type(error).__name__, error)
+                    self._move_aside(path)
+                    skipped.append(f'{bucket_folder}/{name}')
                     continue
-                with open(os.path.join(root, bucket_folder, name), 'rb') as handle:
-                    record = StateUnpickler(handle, self.blobs, self.endpoint_url, None).load()
-                backend = s3_backends[record['account']]['aws']
-                bucket = backend.buckets.get(record['bucket'])
+                finally:
+                    referenced, self.blobs.recording = self.blobs.recording, None
                 if bucket is None:  # its bucket was deleted before the crash took its records
-                    os.remove(os.path.join(root, bucket_folder, name))
+                    os.remove(path)
                     continue
                 bucket.keys.setlist(record['key'], record['versions'])
-                self.kept.setdefault(record['bucket'], {})[record['key']] = self._kept_as(
-                    record['versions'])
+                self.kept.setdefault(record['bucket'], {})[record['key']] = (
+                    _signature(record['versions']), tuple(referenced))
                 for arn, tags in record['tags'].items():
                     backend.tagger.tags[arn] = tags
                 count += 1
-        return count
+        return count, skipped
+
+    def _move_aside(self, path):
+        damaged = os.path.join(self.folder, 'damaged')
+        os.makedirs(damaged, exist_ok=True)
+        os.replace(path, os.path.join(damaged, f'{uuid.uuid4().hex[:8]}-'
+                                               f'{os.path.basename(path)}'))
 
     # -- saving ------------------------------------------------------------------------------
 
@@ -339,7 +386,7 @@ class Store:
 
     def saved(self, service):
         """Write `service` (every account and region it has) as it is now."""
-        if service in NOT_KEPT:
+        if service in NOT_KEPT or service in self.unkeepable:
             return
         with self._lock_of(service):
             backends = get_backend(service)
@@ -351,16 +398,26 @@ class Store:
 
     def _save_backend(self, service, account, region, backend):
         extras = {name: get() for name, (get, _) in self.extras.get(service, {}).items()}
+        known = self.blobs.named.get((service, account, region), {})
         for attempt in range(SAVE_ATTEMPTS):
             buffer = io.BytesIO()
+            pickler = StatePickler(buffer, self.blobs, known, keep_objects=service != 's3')
             try:
-                StatePickler(buffer, self.blobs, self.endpoint_url,
-                             keep_objects=service != 's3').dump({'backend': backend,
-                                                                 'extras': extras})
+                pickler.dump({'backend': backend, 'extras': extras})
                 break
             except RuntimeError:  # "changed size during iteration": another request's write
                 if attempt == SAVE_ATTEMPTS - 1:
                     raise
+            except (TypeError, AttributeError, pickle.PicklingError) as error:
+                # moto keeps something of this service that pickle cannot (SSM's lambdas,
+                # KMS's private keys): said once, in the log and in health, and not tried
+                # again; what the README lists is tested to be kept.
+                logger.error('%s cannot be kept across restarts: %s: %s', service,
+                             type(error).__name__, error)
+                with self.dirty_lock:
+                    self.unkeepable[service] = f'{type(error).__name__}: {error}'
+                return
+        self.blobs.named[service, account, region] = pickler.seen
         folder = os.path.join(self.folder, 'services', service, account)
         os.makedirs(folder, exist_ok=True)
         self._replace(os.path.join(folder, region), buffer.getvalue())
@@ -375,24 +432,28 @@ class Store:
             path = self._object_path(bucket_name, key_name)
             versions = bucket.keys.getlist(key_name) if bucket is not None else None
             kept = self.kept.setdefault(bucket_name, {})
-            before = kept.pop(key_name, None)
+            before = kept.get(key_name)
             if not versions:
                 if before is not None:
                     os.remove(path)
+                    del kept[key_name]
                     self.blobs.remove(before[1])
                 return False
             versions = list(versions)
-            tags = {version.arn: dict(backend.tagger.tags[version.arn])
-                    for version in versions if version.arn in backend.tagger.tags}
+            arns = [getattr(version, 'arn', None) for version in versions]  # not a marker's
+            tags = {arn: dict(backend.tagger.tags[arn]) for arn in arns
+                    if arn in backend.tagger.tags}
             buffer = io.BytesIO()
-            StatePickler(buffer, self.blobs, self.endpoint_url).dump(
-                {'account': account, 'bucket': bucket_name, 'key': key_name,
-                 'versions': versions, 'tags': tags})
+            pickler = StatePickler(buffer, self.blobs)
+            pickler.dump({'account': account, 'bucket': bucket_name, 'key': key_name,
+                          'versions': versions, 'tags': tags})
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self._replace(path, buffer.getvalue())
-            kept[key_name] = self._kept_as(versions)
+            # Every blob the record names: its versions' bodies, the parts a multipart
+            # upload kept, the version a delete marker hides.
+            kept[key_name] = (_signature(versions), tuple(pickler.referenced))
             if before is not None:
-                self.blobs.remove(set(before[1]) - set(kept[key_name][1]))
+                self.blobs.remove(set(before[1]) - pickler.referenced)
             return True
 
     def bucket_saved(self, account, bucket_name):
@@ -416,11 +477,6 @@ class Store:
             if name not in kept or kept[name][0] != _signature(versions):
                 self.object_saved(account, bucket_name, name)
 
-    def _kept_as(self, versions):
-        """What a record holds: its versions' signature, and the blobs of their bodies."""
-        return (_signature(versions), tuple(filter(None, (self.blobs.key_names.get(version)
-                                                          for version in versions))))
-
     def _object_path(self, bucket_name, key_name):
         return os.path.join(self.folder, 'objects', bucket_name,
                             hashlib.sha1(key_name.encode()).hexdigest())
@@ -437,16 +493,21 @@ class Store:
                     setattr(backend_class, name, _marking(original, service))
                 getattr(backend_class, name)._marks[0] = self
 
-    def failed(self, service, error):
-        """A save that failed: tried again by the flusher, and said by problems()."""
+    def failed(self, service, error, bucket=None):
+        """A save that failed: tried again by the flusher (a bucket's objects included),
+        and said by problems() until a save succeeds."""
         with self.dirty_lock:
             self.dirty.add(service)
+            if bucket is not None:
+                self.failed_buckets.add(bucket)
             self.failures[service] = f'{type(error).__name__}: {error}'
 
     def problems(self):
         with self.dirty_lock:
-            return [f'{service} could not be saved ({error}); see the endpoint log'
-                    for service, error in self.failures.items()]
+            return ([f'{service} could not be saved ({error}); see the endpoint log'
+                     for service, error in self.failures.items()]
+                    + [f'{service} is not kept across restarts ({error})'
+                       for service, error in self.unkeepable.items()])
 
     def forget(self):
         """What moto's own reset (POST /moto-api/reset) leaves: nothing to load next time.
@@ -471,6 +532,9 @@ class Store:
             due = {service for service in self.dirty
                    if now >= self.next_save.get(service, 0.0)}
             self.dirty -= due
+            buckets, self.failed_buckets = self.failed_buckets, set()
+        for account, bucket in buckets:
+            self.bucket_saved(account, bucket)
         for service in due:
             started = time.monotonic()
             self.saved(service)
@@ -530,8 +594,18 @@ def _signature(versions):
     return tuple(weakref.ref(version) for version in versions)
 
 
-def reset(state_dir):
-    """Forget everything kept (make reset): the next start is a clean one."""
-    folder = os.path.join(state_dir, 'state')
-    shutil.rmtree(folder, ignore_errors=True)
-    return folder
+def rebase_urls(old, new):
+    """Function URLs and HTTP API endpoints name the endpoint: after a start on another
+    port, its new address (only those: user data that names it stays as it was)."""
+    for backends in lambda_backends.values():
+        for backend in dict.values(backends):
+            for entry in backend._lambdas._functions.values():
+                for function in [entry['latest'], *entry['versions']]:
+                    config = getattr(function, 'url_config', None)
+                    if config is not None and config.url.startswith(old):
+                        config.url = new + config.url[len(old):]
+    for backends in apigatewayv2_backends.values():
+        for backend in dict.values(backends):
+            for api in backend.apis.values():
+                if api.api_endpoint.startswith(old):
+                    api.api_endpoint = new + api.api_endpoint[len(old):]

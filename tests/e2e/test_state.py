@@ -10,8 +10,8 @@ import time
 import urllib.request
 
 from tests import images
-from tests.e2e.endpoint import (RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, function_zip,
-                                post_form)
+from tests.e2e.endpoint import (RESIZED_BUCKET, UPLOAD_BUCKET, EndpointTestCase, free_port,
+                                function_zip, post_form)
 from tests.e2e.fidelity import FidelityTestCase, start_endpoint, stop_endpoint
 from tests.workspace import make
 
@@ -31,12 +31,14 @@ def handler(event, context):
 
 class RestartTestCase(FidelityTestCase):
     @classmethod
-    def restart(cls, crash=False):
+    def restart(cls, crash=False, port=None):
         if crash:
             cls.process.send_signal(signal.SIGKILL)
             cls.process.wait()
         else:
             stop_endpoint(cls.process)
+        if port is not None:
+            cls.port, cls.url = port, f'http://127.0.0.1:{port}'
         cls.process = start_endpoint(cls.state, cls.port)
         cls._clients = {}
 
@@ -86,17 +88,21 @@ class KeepStateTest(RestartTestCase):
                                                    'Resource': '*'}]}))
         sqs = self.client('sqs')
         queue = sqs.create_queue(QueueName='kept-queue')['QueueUrl']
-        sqs.send_message(QueueUrl=queue, MessageBody='waiting')
+        sqs.send_message(QueueUrl=queue, MessageBody=f'{self.url}/uploads/a.jpg')
         events = self.client('events')
         events.put_rule(Name='kept-rule', ScheduleExpression='rate(1 day)')
         events.put_targets(Rule='kept-rule', Targets=[{'Id': 'f', 'Arn': 'arn:aws:lambda:'
                                                        'us-east-1:123456789012:function:Kept'}])
         before = self.described()
+        first_url = self.url
 
-        for crash in (False, True):
-            self.restart(crash=crash)
+        for crash in (False, True):  # the crash's restart listens on another port
+            self.restart(crash=crash, port=free_port() if crash else None)
             with self.subTest(crash=crash):
                 self.assertEqual(self.described(), before)
+                url = self.client('lambda').get_function_url_config(
+                    FunctionName='Kept', Qualifier='live')['FunctionUrl']
+                self.assertTrue(url.startswith(self.url + '/lambda-url/'), url)
                 body = self.client('s3').get_object(Bucket='kept', Key='a dir/red flower+1.jpg')
                 self.assertEqual(body['Body'].read(), large)
                 self.assertEqual(body['Metadata'], {'owner': 'ana'})
@@ -106,6 +112,9 @@ class KeepStateTest(RestartTestCase):
                     LayerName='kept-layer', VersionNumber=1)['LayerVersionArn'],
                     layer['LayerVersionArn'])
         self.assertIn('loaded from', self.started_log()[-1])
+        message = self.client('sqs').receive_message(QueueUrl=self.client('sqs').get_queue_url(
+            QueueName='kept-queue')['QueueUrl'])['Messages'][0]['Body']
+        self.assertEqual(message, f'{first_url}/uploads/a.jpg', "the user's data as it was")
 
     def described(self):
         s3, lambdas, iam = self.client('s3'), self.client('lambda'), self.client('iam')
@@ -124,8 +133,8 @@ class KeepStateTest(RestartTestCase):
             'versions': [version['Version'] for version in lambdas.list_versions_by_function(
                 FunctionName='Kept')['Versions']],
             'alias': lambdas.get_alias(FunctionName='Kept', Name='live')['FunctionVersion'],
-            'url': lambdas.get_function_url_config(FunctionName='Kept',
-                                                   Qualifier='live')['FunctionUrl'],
+            'url id': lambdas.get_function_url_config(
+                FunctionName='Kept', Qualifier='live')['FunctionUrl'].rsplit('/', 2)[1],
             'invoke-config': lambdas.get_function_event_invoke_config(
                 FunctionName='Kept', Qualifier='live')['MaximumRetryAttempts'],
             'layers': [layer['LayerName'] for layer in lambdas.list_layers()['Layers']],
@@ -134,6 +143,7 @@ class KeepStateTest(RestartTestCase):
                                           PolicyName='inline')['PolicyDocument'],
             'queue': sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=[
                 'ApproximateNumberOfMessages'])['Attributes'],
+            'queue url': queue.rpartition('/')[2],
             'rule': events.describe_rule(Name='kept-rule')['ScheduleExpression'],
             'targets': events.list_targets_by_rule(Rule='kept-rule')['Targets'],
         }

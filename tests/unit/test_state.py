@@ -1,5 +1,6 @@
 """local_endpoint.state and local_endpoint.event_journal in this process: what a write leaves
 on disk, and what a start finds there."""
+import hashlib
 import io
 import json
 import os
@@ -7,6 +8,7 @@ import shutil
 import tempfile
 import time
 import unittest
+from unittest import mock
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -16,7 +18,7 @@ from moto.s3.models import FakeKey, s3_backends
 from werkzeug.test import Client, EnvironBuilder
 
 from local_endpoint import state
-from local_endpoint.event_journal import EventJournal
+from local_endpoint.event_journal import COMPACT_BYTES, COMPACT_LINES, EventJournal
 from local_endpoint.server import Endpoint
 
 BASE_URL = 'http://127.0.0.1:4566'
@@ -101,6 +103,78 @@ class StoreTest(unittest.TestCase):
         self.assertNotIn('kept-gone', backend.buckets)
         self.assertEqual(backend.buckets['kept-form'].keys['uploads/by-form'].value, b'form')
 
+    def test_a_versioned_key_keeps_its_versions_and_delete_markers(self):
+        self.s3('PUT', '/kept-versions')
+        self.s3('PUT', '/kept-versions', b'<VersioningConfiguration><Status>Enabled</Status>'
+                b'</VersioningConfiguration>', query='?versioning')
+        self.s3('PUT', '/kept-versions/k', b'v1')
+        self.s3('DELETE', '/kept-versions/k')  # a delete marker, which has no ARN
+        self.s3('PUT', '/kept-versions/k', b'v2-after-delete')
+        self.s3('PUT', '/kept-versions/big', os.urandom(state.BLOB_MIN_BYTES))
+        self.s3('DELETE', '/kept-versions/big')  # the marker's record names the hidden body
+        self.assertEqual(self.endpoint.store.problems(), [])
+        backend, _ = self.restarted()
+        versions = backend.buckets['kept-versions'].keys.getlist('k')
+        self.assertEqual(len(versions), 3)
+        self.assertEqual(versions[-1].value, b'v2-after-delete')
+        self.assertEqual(len(backend.buckets['kept-versions'].keys.getlist('big')), 2)
+
+    def test_a_save_that_failed_is_tried_again_and_said_until_then(self):
+        self.s3('PUT', '/kept-retried')
+        store = self.endpoint.store
+        blocked = os.path.join(store.folder, 'objects', 'kept-retried')
+        shutil.rmtree(blocked, ignore_errors=True)
+        with open(blocked, 'w'):  # a file where the bucket's folder goes: writes fail
+            pass
+        self.s3('PUT', '/kept-retried/a', b'a')
+        self.assertTrue(store.problems())
+        os.remove(blocked)
+        store.flush()
+        self.assertEqual(store.problems(), [])
+        backend, _ = self.restarted()
+        self.assertEqual(backend.buckets['kept-retried'].keys['a'].value, b'a')
+
+    def test_a_damaged_object_record_costs_that_object_only(self):
+        self.s3('PUT', '/kept-damaged')
+        self.s3('PUT', '/kept-damaged/good', b'good')
+        self.s3('PUT', '/kept-damaged/bad', b'bad')
+        bad = self.endpoint.store._object_path('kept-damaged', 'bad')
+        with open(bad, 'r+b') as handle:
+            handle.truncate(10)
+        backend, store = self.restarted()
+        self.assertEqual(list(backend.buckets['kept-damaged'].keys), ['good'])
+        self.assertEqual(len(os.listdir(os.path.join(store.folder, 'damaged'))), 1)
+
+    def test_a_large_value_is_hashed_once_and_only_what_the_last_save_saw_is_held(self):
+        blobs = state.Blobs(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, blobs.folder)
+        old, new = 'x' * state.BLOB_MIN_BYTES, 'y' * state.BLOB_MIN_BYTES
+        first = state.StatePickler(io.BytesIO(), blobs)
+        first.dump([old])
+        hashed, sha256 = [], hashlib.sha256
+        with mock.patch.object(state.hashlib, 'sha256',
+                               lambda data: hashed.append(len(data)) or sha256(data)):
+            second = state.StatePickler(io.BytesIO(), blobs, first.seen)
+            second.dump([old, new])  # an unchanged zip, and a new one
+        self.assertEqual(hashed, [len(new)])
+        self.assertEqual(sorted(len(value) for value, _ in second.seen.values()),
+                         [len(old), len(new)])
+        third = state.StatePickler(io.BytesIO(), blobs, second.seen)
+        third.dump([new])  # the old zip replaced: no longer held
+        self.assertEqual([value for value, _ in third.seen.values()], [new])
+
+    def test_a_service_pickle_cannot_keep_is_said_once_and_not_tried_again(self):
+        store = state.Store(tempfile.mkdtemp(), BASE_URL)
+        self.addCleanup(shutil.rmtree, os.path.dirname(store.folder))
+        unpicklable = {'lock-free key': (lambda: None)}
+        with mock.patch.object(state, 'get_backend',
+                               lambda service: {'123456789012': _Regions(unpicklable)}):
+            with self.assertLogs(state.logger, 'ERROR'):
+                store.saved('ssm')
+            store.saved('ssm')
+        self.assertEqual(len(store.problems()), 1)
+        self.assertIn('ssm is not kept across restarts', store.problems()[0])
+
     def test_after_motos_own_reset_the_next_start_finds_nothing(self):
         folder = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, folder)
@@ -112,16 +186,18 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(store.folder)), ['blobs'])
         self.assertEqual(store.kept, {})
 
-    def test_endpoint_urls_follow_the_port_of_the_next_start(self):
+    def test_data_that_names_the_endpoint_is_kept_as_it_is(self):
+        """Only function URLs and API endpoints follow the port (state.rebase_urls, tested
+        end to end); a message or a tag that names the endpoint is the user's data."""
         blobs = state.Blobs(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, blobs.folder)
         buffer = io.BytesIO()
-        state.StatePickler(buffer, blobs, 'http://127.0.0.1:4566').dump(
-            {'url': 'http://127.0.0.1:4566/lambda-url/abc/', 'other': 'http://example.com/'})
+        data = {'body': 'http://127.0.0.1:4566/uploads/a.jpg?X-Amz-Signature=abc',
+                'zip': os.urandom(state.BLOB_MIN_BYTES)}
+        state.StatePickler(buffer, blobs).dump(data)
         buffer.seek(0)
-        loaded = state.StateUnpickler(buffer, blobs, 'http://127.0.0.1:4700', None).load()
-        self.assertEqual(loaded, {'url': 'http://127.0.0.1:4700/lambda-url/abc/',
-                                  'other': 'http://example.com/'})
+        self.assertEqual(state.StateUnpickler(buffer, blobs, 'http://127.0.0.1:4700',
+                                              None).load(), data)
 
     def test_state_from_a_newer_version_is_refused_with_what_to_do(self):
         folder = tempfile.mkdtemp()
@@ -157,6 +233,13 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(saved, ['sqs', 'logs'])
         store.flush(now=100.6)
         self.assertEqual(saved, ['sqs', 'logs', 'logs'])
+
+
+class _Regions(dict):
+    """An AccountSpecificBackend's shape: regions as plain dict entries."""
+
+    def __init__(self, backend):
+        super().__init__({'us-east-1': backend})
 
 
 def _fake_key(name, value):
@@ -197,13 +280,27 @@ class EventJournalTest(unittest.TestCase):
         self.assertEqual([event['request_id'] for event in EventJournal(self.path).load()],
                          ['a'])
 
-    def test_the_journal_is_emptied_once_long_and_nothing_is_pending(self):
-        journal = EventJournal(self.path)
-        journal.load()
-        journal.lines = 10000
-        self.accept(journal, 'a')
-        journal.done('a')
-        self.assertEqual(os.path.getsize(self.path), 0)
-        self.accept(journal, 'b')
-        journal.close()
-        self.assertEqual([event['payload'] for event in EventJournal(self.path).load()], [b'{}'])
+    def test_a_long_journal_is_rewritten_with_only_what_is_pending(self):
+        for size in ('lines', 'size'):
+            journal = EventJournal(self.path)
+            journal.load()
+            self.accept(journal, 'a')
+            journal.done('a')
+            self.accept(journal, 'b')
+            setattr(journal, size, {'lines': COMPACT_LINES, 'size': COMPACT_BYTES}[size])
+            journal.retried('b', 2, 59.0)
+            with open(self.path) as handle:
+                lines = [json.loads(line) for line in handle]
+            self.assertEqual([(line['accepted']['request_id'], line['accepted']['attempt'])
+                              for line in lines], [('b', 2)], size)
+            journal.done('b')
+            journal.close()
+            self.assertEqual(EventJournal(self.path).load(), [])
+
+    def test_lines_that_are_not_the_journals_are_skipped(self):
+        with open(self.path, 'w') as handle:
+            handle.write('{"accepted": {"request_id": "x"}}\n[1, 2]\n{"retry": "x"}\n'
+                         '{"accepted": {"request_id": "y", "account": "1", "region": "r", '
+                         '"function": "F", "payload": "not base64!", "attempt": 1, '
+                         '"shortened": 0, "accepted_at": 0}}\n')
+        self.assertEqual(EventJournal(self.path).load(), [])
