@@ -190,7 +190,7 @@ class Endpoint:
             path = environ.get('PATH_INFO', '').encode('latin-1').decode('utf-8', 'replace')
             bucket, _, key = path.lstrip('/').partition('/')
             try:
-                self.keep(service, environ, bucket, key)
+                self.keep(service, environ, bucket, key, action)
             except (OSError, RuntimeError, ValueError, pickle.PicklingError) as error:
                 # Done, but not kept yet: said in health, and tried again within a second.
                 # (ValueError: a concurrent write to the same key closed the body being read.)
@@ -200,9 +200,9 @@ class Endpoint:
                                   if service == 's3' and bucket else None)
         return answer
 
-    def keep(self, service, environ, bucket, key):
-        if service in state.COSTLY:  # logs: saved in the background (state.Store.flush)
-            self.store.mark(service)
+    def keep(self, service, environ, bucket, key, action):
+        if service in state.COSTLY or (service, action) in state.BACKGROUND_ACTIONS:
+            self.store.mark(service)  # saved in the background (state.Store.flush)
             return
         if service != 's3':
             self.store.saved(service)

@@ -53,6 +53,10 @@ FLUSH_SECONDS = 1.0
 LOCKS = (type(threading.Lock()), type(threading.RLock()))
 COSTLY = frozenset({'logs'})  # saved in the background no more often than LOG_SAVE_SHARE allows
 LOG_SAVE_SHARE = 0.1
+# Writes that lose nothing a user did if a crash undoes them: a message received and not
+# deleted is visible again, as when its visibility timeout ends.
+BACKGROUND_ACTIONS = frozenset({('sqs', 'ReceiveMessage'), ('sqs', 'ChangeMessageVisibility'),
+                                ('sqs', 'ChangeMessageVisibilityBatch')})
 
 logger = logging.getLogger(__name__)
 
