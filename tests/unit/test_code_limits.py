@@ -4,36 +4,13 @@ TestLambdaSizeLimits::test_oversized_zipped_create_lambda, invalid_param_exc).""
 import base64
 import unittest
 
-import boto3
-from moto import mock_aws
-from moto.awslambda import models
-
 from local_endpoint import code_limits
+from tests.unit.test_unpack import MotoLambda
 
 ROLE = 'arn:aws:iam::123456789012:role/test'
 
 
-class ZippedSizeTest(unittest.TestCase):
-
-    def setUp(self):
-        patched = ('create_function', 'update_function_code', 'update_function_configuration',
-                   'publish_layer_version')
-        originals = {name: getattr(models.LambdaBackend, name) for name in patched}
-
-        def restore():
-            for name, method in originals.items():
-                setattr(models.LambdaBackend, name, method)
-            models.LambdaBackend._code_limits = False
-
-        self.addCleanup(restore)
-        code_limits.install()
-        mock = mock_aws()
-        mock.start()
-        self.addCleanup(mock.stop)
-        boto3.client('iam', region_name='us-east-1').create_role(
-            RoleName='test', AssumeRolePolicyDocument='{}')
-        self.lambdas = boto3.client('lambda', region_name='us-east-1')
-
+class ZippedSizeTest(MotoLambda, unittest.TestCase):
     def create(self, code):
         with self.assertRaises(self.lambdas.exceptions.ClientError) as caught:
             self.lambdas.create_function(FunctionName='Big', Runtime='python3.12', Role=ROLE,

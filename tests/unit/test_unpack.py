@@ -138,9 +138,8 @@ class UnpackTest(unittest.TestCase):
             self.assertEqual(handle.read(), 'two', 'the later layer wins')
 
 
-class CodeLimitsTest(unittest.TestCase):
-    """create-function, update-function-code, update-function-configuration and
-    publish-layer-version refuse what Lambda refuses, with its words."""
+class MotoLambda:
+    """A test case's setUp: moto's Lambda in process, with local_endpoint.code_limits on."""
 
     def setUp(self):
         patched = ('create_function', 'update_function_code', 'update_function_configuration',
@@ -160,6 +159,11 @@ class CodeLimitsTest(unittest.TestCase):
         boto3.client('iam', region_name='us-east-1').create_role(
             RoleName='test', AssumeRolePolicyDocument='{}')
         self.lambdas = boto3.client('lambda', region_name='us-east-1')
+
+
+class CodeLimitsTest(MotoLambda, unittest.TestCase):
+    """create-function, update-function-code, update-function-configuration and
+    publish-layer-version refuse what Lambda refuses, with its words."""
 
     def refused(self, call, **arguments):
         with self.assertRaises(self.lambdas.exceptions.InvalidParameterValueException) as caught:
