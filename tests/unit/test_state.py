@@ -126,7 +126,8 @@ class StoreTest(unittest.TestCase):
         shutil.rmtree(blocked, ignore_errors=True)
         with open(blocked, 'w'):  # a file where the bucket's folder goes: writes fail
             pass
-        self.s3('PUT', '/kept-retried/a', b'a')
+        with self.assertLogs('local_endpoint.server', 'ERROR'):  # said in the endpoint's log
+            self.s3('PUT', '/kept-retried/a', b'a')
         self.assertTrue(store.problems())
         os.remove(blocked)
         store.flush()
