@@ -31,7 +31,8 @@ def next_steps(sample_path, port):
              (f'make upload FILE={sample_path}', 'another upload; waits for the resize'),
              ('make -C image_resize logs', "follow the resize function's logs"),
              ('make -C image_list invoke', "the gallery's sample event: result and log tail"),
-             (f'make down{port_setting}', 'stop the endpoint and every function process')]
+             (f'make down{port_setting}', 'stop the endpoint; what it holds is kept'),
+             (f'make reset{port_setting}', 'or stop it and forget everything it kept')]
     width = max(len(command) for command, _ in steps)
     return ['The endpoint keeps running: open the gallery, or in this shell:'] + [
         f'  {command:{width}}  # {why}' for command, why in steps]

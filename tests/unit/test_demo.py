@@ -39,4 +39,4 @@ class NextStepsTest(unittest.TestCase):
     def test_the_port_is_named_where_it_is_not_the_default(self):
         self.assertFalse(any('LOCAL_PORT' in command for command in self.commands('4566')))
         ported = [command for command in self.commands('4570') if 'LOCAL_PORT=4570' in command]
-        self.assertEqual(len(ported), 2, ported)  # local-env and down: the rest follow the env
+        self.assertEqual(len(ported), 3, ported)  # local-env, down, reset: the rest follow the env
