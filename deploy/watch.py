@@ -94,11 +94,18 @@ class Watcher:
         if after == before:
             self.echo(f'{function.name}: code unchanged (CodeSha256 {after})')
             return False
+        if function.canary:  # a canary's weights are the planner's to set
+            converge([folder], 'update', self.aws, echo=self.echo)
+            return True
         self.echo(f'{function.name}: publishing new code (CodeSha256 {before} -> {after})')
-        self.aws.run('lambda', 'update-function-code', '--function-name', function.name,
-                     '--zip-file', f'fileb://{function.zip_path}',
-                     '--architectures', function.architecture, '--publish')
+        published = self.aws.run('lambda', 'update-function-code', '--function-name',
+                                 function.name, '--zip-file', f'fileb://{function.zip_path}',
+                                 '--architectures', function.architecture, '--publish')
         self.aws.run('lambda', 'wait', 'function-updated-v2', '--function-name', function.name)
+        # Every trigger and URL invokes the alias: the new version is live once it moves.
+        self.aws.run('lambda', 'update-alias', '--function-name', function.name, '--name',
+                     function.alias, '--function-version', published['Version'],
+                     '--routing-config', 'AdditionalVersionWeights={}')
         return True
 
     def poll_once(self):

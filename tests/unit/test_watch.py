@@ -14,6 +14,9 @@ class RecordingAws:
 
     def run(self, *argv, read=False, output='json'):
         self.ran.append(list(argv))
+        if argv[:2] == ('lambda', 'update-function-code'):
+            return {'Version': '7'}
+        return None
 
 
 class WatchTest(unittest.TestCase):
@@ -70,7 +73,10 @@ class WatchTest(unittest.TestCase):
                         role_name='r', zip_path=os.path.join(self.folder, 'fn.zip'),
                         zip_exclude=['Makefile', 'requirements.txt', 'events', 'function.json'])
 
-    def test_the_short_path_publishes_only_changed_code_and_matches_a_clean_build(self):
+    def test_the_short_path_publishes_only_changed_code_moves_the_alias_and_matches_a_clean_build(
+            self):
+        """Triggers and URLs invoke the alias (issue 14): published code is live once the
+        alias points at it."""
         aws = RecordingAws()
         watcher = watch.Watcher([self.folder], aws, self.root, echo=lambda line: None)
         function = watcher.functions[self.folder] = self.function()
@@ -82,8 +88,11 @@ class WatchTest(unittest.TestCase):
         self.touch(os.path.join(self.folder, 'handler.py'))
         self.assertTrue(watcher.update_code(self.folder))
         self.assertEqual([argv[:2] for argv in aws.ran],
-                         [['lambda', 'update-function-code'], ['lambda', 'wait']])
+                         [['lambda', 'update-function-code'], ['lambda', 'wait'],
+                          ['lambda', 'update-alias']])
         self.assertIn('--publish', aws.ran[0])
+        self.assertEqual(aws.ran[2][aws.ran[2].index('--name') + 1:], [
+            'live', '--function-version', '7', '--routing-config', 'AdditionalVersionWeights={}'])
         clean = os.path.join(self.root, 'clean.zip')
         zipper.build(clean, self.folder, deps, function.zip_exclude)
         self.assertEqual(zipper.code_sha256(clean), zipper.code_sha256(function.zip_path))
