@@ -28,10 +28,16 @@ WRONG_REVISION = ('The Revision Id provided does not match the latest Revision I
 NOT_LISTED = ('State', 'LastUpdateStatus', 'RuntimeVersionConfig')
 
 
+# Called when a read gives a function its RevisionId: the endpoint keeps it (state.py).
+on_new_revision = None
+
+
 def revision_of(function):
     """The function's (or version's) RevisionId, given on first sight."""
     if getattr(function, 'revision_id', None) is None:
         function.revision_id = str(uuid.uuid4())
+        if on_new_revision is not None:
+            on_new_revision()
     return function.revision_id
 
 

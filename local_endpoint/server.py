@@ -24,9 +24,9 @@ from werkzeug.wrappers import Request, Response
 
 from local_endpoint import (aliases, function_names, lambda_api, lambda_errors, log_result,
                             payload_encoding)
-from local_endpoint import (architectures, code_download, code_limits, execution_host, iam,
-                            invoke_auth, invoke_config, post_policy, publishing, request_guard,
-                            s3_cors, schedules, state, versions)
+from local_endpoint import (architectures, code_download, code_limits, configurations,
+                            execution_host, iam, invoke_auth, invoke_config, post_policy,
+                            publishing, request_guard, s3_cors, schedules, state, versions)
 from local_endpoint.events import AsyncInvoker, s3_event
 from local_endpoint.http_front import API_PREFIX, URL_PREFIX, HttpFront
 from local_endpoint.lambda_service import (MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -81,6 +81,8 @@ class Endpoint:
         self.store.keep('awslambda', 'invoke-configs', invoke_config.kept, invoke_config.restore)
         self.loaded = self.store.load()  # before any event is delivered or request answered
         self.store.watch_internal_writes()
+        # A read that gives a function its RevisionId (on first sight) changes what is kept.
+        configurations.on_new_revision = lambda: self.store.mark('awslambda')
         self.events = AsyncInvoker(self.lambdas, self.state_dir, settle=self.store.settle,
                                    **({'retry_delays': retry_delays} if retry_delays else {}))
         self.schedules = schedules.Scheduler(self.events.submit)  # started by serve()
@@ -176,8 +178,6 @@ class Endpoint:
         if service in state.NOT_KEPT:
             return app(environ, start_response)
         if state.is_read(environ['REQUEST_METHOD'], action):
-            if service == 'awslambda':  # a read gives a function its RevisionId on first sight
-                self.store.mark(service)
             return app(environ, start_response)
         answered = {}
 

@@ -18,6 +18,7 @@ schedule or invocation fires again. A format file says which layout and moto wro
 a later project version loads an earlier layout (tests/fixtures/state-v1 is one, checked by the
 tests) or says why it cannot.
 """
+import copyreg
 import hashlib
 import io
 import json
@@ -37,7 +38,7 @@ from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.awslambda.models import lambda_backends
 from moto.backends import get_backend
 from moto.iam.models import AWSManagedPolicy, iam_backends
-from moto.logs.models import LogsBackend
+from moto.logs.models import LogGroup, LogsBackend, LogStream
 from moto.s3.models import FakeKey, s3_backends
 from moto.s3.utils import _VersionedKeyStore
 from moto.sqs.models import SQSBackend
@@ -53,6 +54,8 @@ FLUSH_SECONDS = 1.0
 LOCKS = (type(threading.Lock()), type(threading.RLock()))
 COSTLY = frozenset({'logs'})  # saved in the background no more often than LOG_SAVE_SHARE allows
 LOG_SAVE_SHARE = 0.1
+LOG_SAVE_MIN_SECONDS = 5.0  # and no more often than this
+KEPT_LOG_EVENTS = 1000  # the newest events of each log group are kept
 # Writes that lose nothing a user did if a crash undoes them: a message received and not
 # deleted is visible again, as when its visibility timeout ends.
 BACKGROUND_ACTIONS = frozenset({('sqs', 'ReceiveMessage'), ('sqs', 'ChangeMessageVisibility'),
@@ -154,12 +157,19 @@ def _body_of(key):
 
 
 def restore_key(state, blob, value=None):
-    """A FakeKey from its attributes and its body: in the pickle when small, else in a blob."""
+    """A FakeKey from its attributes and its body: in the pickle when small, else in a blob.
+    (Its attributes pickled apart, as bytes, since 2026-11-22: restore_plain_key.)"""
     key = FakeKey.__new__(FakeKey)
     key.__setstate__({**state, 'value': value if blob is None else _loading.blobs.read(blob)})
     if blob is not None:
         _loading.blobs.key_names[key] = blob
     return key
+
+
+def restore_plain_key(attributes, blob, value=None):
+    """A FakeKey whose attributes were pickled apart, by the C pickler alone (an upload's
+    record is written at every upload: no Python call for each of its attributes)."""
+    return restore_key(pickle.loads(attributes), blob, value)
 
 
 class _Loading(threading.local):
@@ -199,11 +209,21 @@ class StatePickler(pickle.Pickler):
             # again once it is a blob.
             state = {name: value for name, value in obj.__dict__.items()
                      if name not in ('_value_buffer', 'lock')}
-            if obj.contentsize < BLOB_MIN_BYTES:
-                return restore_key, (state, None, obj.value)
-            name = self.blobs.of_key(obj)
-            self.referenced.add(name)
-            return restore_key, (state, name)
+            small = obj.contentsize < BLOB_MIN_BYTES
+            name = None if small else self.blobs.of_key(obj)
+            if name is not None:
+                self.referenced.add(name)
+            value = obj.value if small else None
+            if obj.multipart is None:  # nothing in it for persistent_id: parts, large bytes
+                try:
+                    return restore_plain_key, (pickle.dumps(state, pickle.HIGHEST_PROTOCOL),
+                                               name, value)
+                except (TypeError, AttributeError, pickle.PicklingError):
+                    pass  # something moto added that needs this pickler's reductions
+            return restore_key, (state, name, value)
+        if isinstance(obj, LogGroup) and sum(map(len, (stream.events for stream in
+                                                      obj.streams.values()))) > KEPT_LOG_EVENTS:
+            return copyreg.__newobj__, (LogGroup,), _newest_events(obj)
         if isinstance(obj, LOCKS):  # held by no one once stored
             return (threading.RLock if isinstance(obj, LOCKS[1]) else threading.Lock), ()
         if isinstance(obj, (weakref.WeakValueDictionary, weakref.WeakKeyDictionary)):
@@ -543,7 +563,8 @@ class Store:
             started = time.monotonic()
             self.saved(service)
             if service in COSTLY:
-                self.next_save[service] = now + (time.monotonic() - started) / LOG_SAVE_SHARE
+                self.next_save[service] = now + max(
+                    LOG_SAVE_MIN_SECONDS, (time.monotonic() - started) / LOG_SAVE_SHARE)
 
     def settle(self):
         """Save, now, what an async event's delivery changed outside requests (a message
@@ -579,6 +600,24 @@ class Store:
         with open(staging, 'wb') as handle:
             handle.write(data)
         os.replace(staging, path)
+
+
+def _newest_events(group):
+    """A log group's attributes with its newest KEPT_LOG_EVENTS events only: each save
+    pickles the whole group, holding the interpreter while it does, so what is kept is
+    bounded (the streams stay, the oldest events go)."""
+    attributes = dict(group.__dict__)
+    streams, budget = {}, KEPT_LOG_EVENTS
+    newest_first = sorted(group.streams.items(), reverse=True, key=lambda item: (
+        item[1].events[-1].timestamp if item[1].events else 0))
+    for name, stream in newest_first:
+        copy = LogStream.__new__(LogStream)
+        copy.__dict__.update(stream.__dict__)
+        copy.events = stream.events[-budget:] if budget > 0 else []
+        budget -= len(copy.events)
+        streams[name] = copy
+    attributes['streams'] = dict(sorted(streams.items()))
+    return attributes
 
 
 def _marking(method, service):

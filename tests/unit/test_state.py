@@ -14,6 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.logs.models import LogsBackend
 from moto.s3.models import FakeKey, s3_backends
 from werkzeug.test import Client, EnvironBuilder
 
@@ -222,7 +223,7 @@ class StoreTest(unittest.TestCase):
         store = state.Store(tempfile.mkdtemp(), BASE_URL)
         self.addCleanup(shutil.rmtree, os.path.dirname(store.folder))
         saved = []
-        store.saved = lambda service: (saved.append(service), time.sleep(0.05))
+        store.saved = lambda service: (saved.append(service), time.sleep(0.6))
         store.mark('logs')
         store.mark('sqs')
         store.settle()  # an event done: its queue message now, the logs later
@@ -230,10 +231,30 @@ class StoreTest(unittest.TestCase):
         store.flush(now=100.0)
         self.assertEqual(saved, ['sqs', 'logs'])
         store.mark('logs')
-        store.flush(now=100.1)  # the last save took 0.05 s: not before 100.5
+        store.flush(now=105.5)  # the last save took 0.6 s: not before 106
         self.assertEqual(saved, ['sqs', 'logs'])
-        store.flush(now=100.6)
+        store.flush(now=106.1)
         self.assertEqual(saved, ['sqs', 'logs', 'logs'])
+
+    def test_a_log_group_keeps_its_newest_events(self):
+        logs = LogsBackend('us-east-1', '123456789012')
+        logs.create_log_group('/aws/lambda/kept-logs', {})
+        now = int(time.time() * 1000)
+        for stream, count, start in (('old', 800, now - 60000), ('new', 500, now - 1000)):
+            logs.create_log_stream('/aws/lambda/kept-logs', stream)
+            logs.put_log_events('/aws/lambda/kept-logs', stream, [
+                {'timestamp': start + number, 'message': f'{stream} {number}'}
+                for number in range(count)])
+        blobs = state.Blobs(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, blobs.folder)
+        buffer = io.BytesIO()
+        state.StatePickler(buffer, blobs).dump(logs.groups['/aws/lambda/kept-logs'])
+        buffer.seek(0)
+        group = state.StateUnpickler(buffer, blobs, BASE_URL, None).load()
+        self.assertEqual({name: len(stream.events) for name, stream in group.streams.items()},
+                         {'new': 500, 'old': state.KEPT_LOG_EVENTS - 500})
+        self.assertEqual(group.streams['old'].events[-1].message, 'old 799')
+        self.assertEqual(len(logs.groups['/aws/lambda/kept-logs'].streams['old'].events), 800)
 
 
 class _Regions(dict):
