@@ -277,6 +277,7 @@ class Store:
         self.extras = {}  # service -> {name: (get, set)}: this endpoint's own state kept with it
         self.kept = {}  # bucket -> {key: (_signature of its record's versions, their blobs)}
         self.objects_lock = threading.Lock()
+        self.folders_made = set()  # object folders known to exist
         self.closed = threading.Event()
         self.flusher = None
 
@@ -471,8 +472,11 @@ class Store:
             pickler = StatePickler(buffer, self.blobs)
             pickler.dump({'account': account, 'bucket': bucket_name, 'key': key_name,
                           'versions': versions, 'tags': tags})
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            self._replace(path, buffer.getvalue())
+            folder = os.path.dirname(path)
+            if folder not in self.folders_made:
+                os.makedirs(folder, exist_ok=True)
+                self.folders_made.add(folder)
+            self._replace(path, buffer.getbuffer())
             # Every blob the record names: its versions' bodies, the parts a multipart
             # upload kept, the version a delete marker hides.
             kept[key_name] = (_signature(versions), tuple(pickler.referenced))
@@ -489,8 +493,9 @@ class Store:
             with self.objects_lock:
                 gone = self.kept.pop(bucket_name, None)
                 if gone is not None:
-                    shutil.rmtree(os.path.dirname(self._object_path(bucket_name, '')),
-                                  ignore_errors=True)
+                    folder = os.path.dirname(self._object_path(bucket_name, ''))
+                    shutil.rmtree(folder, ignore_errors=True)
+                    self.folders_made.discard(folder)
                     self.blobs.remove([name for _, names in gone.values() for name in names])
             return
         kept = self.kept.get(bucket_name, {})
@@ -540,6 +545,7 @@ class Store:
             for name in ('services', 'objects'):
                 shutil.rmtree(os.path.join(self.folder, name), ignore_errors=True)
             self.kept.clear()
+            self.folders_made.clear()
             self.dirty.clear()
 
     def mark(self, service):
@@ -596,9 +602,15 @@ class Store:
 
     @staticmethod
     def _replace(path, data):
-        staging = f'{path}.{uuid.uuid4().hex}.partial'
-        with open(staging, 'wb') as handle:
-            handle.write(data)
+        """Write a file whole or not at all: a crash leaves the copy before, or this one."""
+        staging = f'{path}.{os.getpid()}-{threading.get_ident()}.partial'
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+        finally:
+            os.close(descriptor)
         os.replace(staging, path)
 
 
