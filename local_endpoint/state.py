@@ -10,13 +10,16 @@ disk before it is answered, so a `kill -9` loses nothing that was acknowledged:
 - bytes that can be large (object bodies, function and layer zips) are written once to
   blobs/ and named from the pickles, so a function's zip is not written again when only its
   alias moves.
-Writes the endpoint makes itself, outside any request (function logs, destination records),
-are saved within a second, and before an async event is marked done (local_endpoint.events).
+Writes the endpoint makes itself, outside any request, are saved in the background: function
+logs (their newest events, at most every 5 s), and a destination's message before its async
+event is marked done (local_endpoint.events). A save that fails is said in /_local/health
+and tried again each second.
 
 Restoring puts moto's objects back as they were; nothing is replayed, so no S3 notification,
-schedule or invocation fires again. A format file says which layout and moto wrote the state;
-a later project version loads an earlier layout (tests/fixtures/state-v1 is one, checked by the
-tests) or says why it cannot.
+schedule or invocation fires again; function URLs and API endpoints follow the endpoint's new
+port. A format file says which layout, moto and endpoint wrote the state; a later project
+version loads an earlier layout (tests/fixtures/state-v1 is one, checked by the tests) or says
+why it cannot, and a damaged object record costs that object only.
 """
 import copyreg
 import hashlib
