@@ -1,5 +1,5 @@
-"""local_endpoint.state and local_endpoint.event_journal in this process: what a write leaves
-on disk, and what a start finds there."""
+"""local_endpoint.state, local_endpoint.pickling and local_endpoint.event_journal in this
+process: what a write leaves on disk, and what a start finds there."""
 import hashlib
 import io
 import json
@@ -18,7 +18,7 @@ from moto.logs.models import LogsBackend
 from moto.s3.models import FakeKey, s3_backends
 from werkzeug.test import Client, EnvironBuilder
 
-from local_endpoint import state
+from local_endpoint import pickling, state
 from local_endpoint.event_journal import COMPACT_BYTES, COMPACT_LINES, EventJournal
 from local_endpoint.server import Endpoint
 
@@ -62,7 +62,7 @@ class StoreTest(unittest.TestCase):
         return sorted(os.listdir(os.path.join(self.folder, 'state', 'blobs')))
 
     def test_objects_come_back_with_their_bodies_metadata_and_tags(self):
-        large = os.urandom(state.BLOB_MIN_BYTES + 1)
+        large = os.urandom(pickling.BLOB_MIN_BYTES + 1)
         self.s3('PUT', '/kept-objects')
         self.s3('PUT', '/kept-objects/photos/red flower.jpg', large,
                 {'Content-Type': 'image/jpeg', 'x-amz-meta-owner': 'ana'})
@@ -82,10 +82,10 @@ class StoreTest(unittest.TestCase):
     def test_an_overwritten_or_deleted_objects_body_leaves_the_disk_at_once(self):
         self.s3('PUT', '/kept-overwrites')
         before = self.blobs()
-        self.s3('PUT', '/kept-overwrites/big', os.urandom(state.BLOB_MIN_BYTES))
+        self.s3('PUT', '/kept-overwrites/big', os.urandom(pickling.BLOB_MIN_BYTES))
         first = self.blobs()
         self.assertEqual(len(first), len(before) + 1)
-        self.s3('PUT', '/kept-overwrites/big', os.urandom(state.BLOB_MIN_BYTES))
+        self.s3('PUT', '/kept-overwrites/big', os.urandom(pickling.BLOB_MIN_BYTES))
         self.assertEqual(len(self.blobs()), len(first))
         self.assertNotEqual(self.blobs(), first)
         self.s3('DELETE', '/kept-overwrites/big')
@@ -111,7 +111,7 @@ class StoreTest(unittest.TestCase):
         self.s3('PUT', '/kept-versions/k', b'v1')
         self.s3('DELETE', '/kept-versions/k')  # a delete marker, which has no ARN
         self.s3('PUT', '/kept-versions/k', b'v2-after-delete')
-        self.s3('PUT', '/kept-versions/big', os.urandom(state.BLOB_MIN_BYTES))
+        self.s3('PUT', '/kept-versions/big', os.urandom(pickling.BLOB_MIN_BYTES))
         self.s3('DELETE', '/kept-versions/big')  # the marker's record names the hidden body
         self.assertEqual(self.endpoint.store.problems(), [])
         backend, _ = self.restarted()
@@ -148,20 +148,20 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(len(os.listdir(os.path.join(store.folder, 'damaged'))), 1)
 
     def test_a_large_value_is_hashed_once_and_only_what_the_last_save_saw_is_held(self):
-        blobs = state.Blobs(tempfile.mkdtemp())
+        blobs = pickling.Blobs(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, blobs.folder)
-        old, new = 'x' * state.BLOB_MIN_BYTES, 'y' * state.BLOB_MIN_BYTES
-        first = state.StatePickler(io.BytesIO(), blobs)
+        old, new = 'x' * pickling.BLOB_MIN_BYTES, 'y' * pickling.BLOB_MIN_BYTES
+        first = pickling.StatePickler(io.BytesIO(), blobs)
         first.dump([old])
         hashed, sha256 = [], hashlib.sha256
-        with mock.patch.object(state.hashlib, 'sha256',
+        with mock.patch.object(pickling.hashlib, 'sha256',
                                lambda data: hashed.append(len(data)) or sha256(data)):
-            second = state.StatePickler(io.BytesIO(), blobs, first.seen)
+            second = pickling.StatePickler(io.BytesIO(), blobs, first.seen)
             second.dump([old, new])  # an unchanged zip, and a new one
         self.assertEqual(hashed, [len(new)])
         self.assertEqual(sorted(len(value) for value, _ in second.seen.values()),
                          [len(old), len(new)])
-        third = state.StatePickler(io.BytesIO(), blobs, second.seen)
+        third = pickling.StatePickler(io.BytesIO(), blobs, second.seen)
         third.dump([new])  # the old zip replaced: no longer held
         self.assertEqual([value for value, _ in third.seen.values()], [new])
 
@@ -191,14 +191,14 @@ class StoreTest(unittest.TestCase):
     def test_data_that_names_the_endpoint_is_kept_as_it_is(self):
         """Only function URLs and API endpoints follow the port (state.rebase_urls, tested
         end to end); a message or a tag that names the endpoint is the user's data."""
-        blobs = state.Blobs(tempfile.mkdtemp())
+        blobs = pickling.Blobs(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, blobs.folder)
         buffer = io.BytesIO()
         data = {'body': 'http://127.0.0.1:4566/uploads/a.jpg?X-Amz-Signature=abc',
-                'zip': os.urandom(state.BLOB_MIN_BYTES)}
-        state.StatePickler(buffer, blobs).dump(data)
+                'zip': os.urandom(pickling.BLOB_MIN_BYTES)}
+        pickling.StatePickler(buffer, blobs).dump(data)
         buffer.seek(0)
-        self.assertEqual(state.StateUnpickler(buffer, blobs, 'http://127.0.0.1:4700',
+        self.assertEqual(pickling.StateUnpickler(buffer, blobs, 'http://127.0.0.1:4700',
                                               None).load(), data)
 
     def test_state_from_a_newer_version_is_refused_with_what_to_do(self):
@@ -247,14 +247,14 @@ class StoreTest(unittest.TestCase):
             logs.put_log_events('/aws/lambda/kept-logs', stream, [
                 {'timestamp': start + number, 'message': f'{stream} {number}'}
                 for number in range(count)])
-        blobs = state.Blobs(tempfile.mkdtemp())
+        blobs = pickling.Blobs(tempfile.mkdtemp())
         self.addCleanup(shutil.rmtree, blobs.folder)
         buffer = io.BytesIO()
-        state.StatePickler(buffer, blobs).dump(logs.groups['/aws/lambda/kept-logs'])
+        pickling.StatePickler(buffer, blobs).dump(logs.groups['/aws/lambda/kept-logs'])
         buffer.seek(0)
-        group = state.StateUnpickler(buffer, blobs, BASE_URL, None).load()
+        group = pickling.StateUnpickler(buffer, blobs, BASE_URL, None).load()
         self.assertEqual({name: len(stream.events) for name, stream in group.streams.items()},
-                         {'new': 500, 'old': state.KEPT_LOG_EVENTS - 500})
+                         {'new': 500, 'old': pickling.KEPT_LOG_EVENTS - 500})
         self.assertEqual(group.streams['old'].events[-1].message, 'old 799')
         self.assertEqual(len(logs.groups['/aws/lambda/kept-logs'].streams['old'].events), 800)
 
