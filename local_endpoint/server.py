@@ -42,6 +42,7 @@ DEFAULT_PORT = 4566
 LOOPBACK = '127.0.0.1'
 INVOKE_PATH = re.compile(r'^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$')
 MAX_ACTION_BODY_BYTES = 1024 * 1024
+UPLOAD_KEY = 'local_endpoint.upload_key'  # in a form upload's environ: the key it writes
 FAULT_FIELDS = {'bucket': str, 'count': int, 'status': int, 'code': str, 'message': str}
 FAULT_DEFAULTS = {'status': 503, 'code': 'SlowDown', 'message': 'Please reduce your request rate.'}
 
@@ -153,6 +154,7 @@ class Endpoint:
             if enforcing:
                 iam.S3Authorization(upload.access_key_id, upload.token, 'PutObject',
                                     upload.bucket).permit(upload.bucket, upload.key)
+            environ[UPLOAD_KEY] = upload.key  # the object it writes, for local_endpoint.state
             with iam.checked_here():
                 return self.moto_app(environ, start_response)
         request_guard.check_authorization_header(environ)
@@ -175,9 +177,7 @@ class Endpoint:
             answer = app(environ, start_response)
             self.store.forget()  # moto forgot everything: so does the next start
             return answer
-        if service in state.NOT_KEPT:
-            return app(environ, start_response)
-        if state.is_read(environ['REQUEST_METHOD'], action):
+        if service in state.NOT_KEPT or state.is_read(environ['REQUEST_METHOD'], action):
             return app(environ, start_response)
         answered = {}
 
@@ -215,11 +215,13 @@ class Endpoint:
         if not objects_only and (not key or 'uploadId' in query
                                  or re.search(r'(^|&)uploads(=|&|$)', query)):
             self.store.saved('s3')  # the bucket's own settings, or a multipart upload's parts
-        if key and self.store.object_saved(DEFAULT_ACCOUNT_ID, bucket, key) and \
-                environ['REQUEST_METHOD'] == 'PUT':
-            return  # one object written, found by the name in its path
-        # Objects named in a form or a body (form uploads, multi-object deletes), or deleted:
-        # every object of the bucket that differs from its record.
+        written = key if environ['REQUEST_METHOD'] == 'PUT' else environ.get(UPLOAD_KEY)
+        if written and self.store.object_saved(DEFAULT_ACCOUNT_ID, bucket, written):
+            return  # one object written, found by the name in its path or its checked form
+        if key and not written:
+            self.store.object_saved(DEFAULT_ACCOUNT_ID, bucket, key)
+        # Objects named in a body (multi-object deletes), deleted, or not found by name: every
+        # object of the bucket that differs from its record.
         self.store.bucket_saved(DEFAULT_ACCOUNT_ID, bucket)
 
     def http_routes(self, prefix):
