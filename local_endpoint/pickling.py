@@ -52,10 +52,7 @@ class Blobs:
     def write(self, name, data):
         path = self.path(name)
         if not os.path.exists(path):
-            staging = f'{path}.{uuid.uuid4().hex}.partial'
-            with open(staging, 'wb') as handle:
-                handle.write(data)
-            os.replace(staging, path)
+            write_whole(path, data)
         self.used.add(name)
         return name
 
@@ -241,3 +238,17 @@ def _newest_events(group):
         streams[name] = copy
     attributes['streams'] = dict(sorted(streams.items()))
     return attributes
+
+
+def write_whole(path, data):
+    """Write a file whole or not at all: a crash leaves the copy before, or this one (and a
+    staging file the next start removes)."""
+    staging = f'{path}.{os.getpid()}-{threading.get_ident()}.partial'
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view):]
+    finally:
+        os.close(descriptor)
+    os.replace(staging, path)

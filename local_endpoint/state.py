@@ -43,7 +43,7 @@ from moto.s3.models import s3_backends
 from moto.sqs.models import SQSBackend
 
 from local_endpoint.pickling import (Blobs, StatePickler, StateUnpickler, restore_key,
-                                     restore_plain_key)
+                                     restore_plain_key, write_whole)
 
 FORMAT = 1
 # Services whose requests change nothing worth keeping: moto's own controls, STS's answers.
@@ -153,7 +153,7 @@ class Store:
 
     def _write_format(self):
         os.makedirs(self.folder, exist_ok=True)
-        self._replace(os.path.join(self.folder, 'format.json'), json.dumps(
+        write_whole(os.path.join(self.folder, 'format.json'), json.dumps(
             {'format': FORMAT, 'moto': version('moto'), 'endpoint': self.endpoint_url}).encode())
 
     def _load_service(self, service, account, region):
@@ -254,7 +254,7 @@ class Store:
         self.blobs.named[service, account, region] = pickler.seen
         folder = os.path.join(self.folder, 'services', service, account)
         os.makedirs(folder, exist_ok=True)
-        self._replace(os.path.join(folder, region), buffer.getvalue())
+        write_whole(os.path.join(folder, region), buffer.getvalue())
 
     def object_saved(self, account, bucket_name, key_name):
         """Write one S3 object's record (every version, and its tags), or remove it; says
@@ -285,7 +285,7 @@ class Store:
             if folder not in self.folders_made:
                 os.makedirs(folder, exist_ok=True)
                 self.folders_made.add(folder)
-            self._replace(path, buffer.getbuffer())
+            write_whole(path, buffer.getbuffer())
             # Every blob the record names: its versions' bodies, the parts a multipart
             # upload kept, the version a delete marker hides.
             kept[key_name] = (_signature(versions), tuple(pickler.referenced))
@@ -408,19 +408,6 @@ class Store:
     def _lock_of(self, service):
         with self.locks_lock:
             return self.locks.setdefault(service, threading.Lock())
-
-    @staticmethod
-    def _replace(path, data):
-        """Write a file whole or not at all: a crash leaves the copy before, or this one."""
-        staging = f'{path}.{os.getpid()}-{threading.get_ident()}.partial'
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view):]
-        finally:
-            os.close(descriptor)
-        os.replace(staging, path)
 
 
 def _marking(method, service):
