@@ -8,7 +8,6 @@ between the two, round by round, so that the machine's noise falls on both alike
 import io
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import boto3
 from botocore.config import Config
 
 from deploy.functions import ROOT
+from tests.e2e.endpoint import free_port
 
 BASELINE = 'b4539d1'  # the last commit before the endpoint kept state (issue 15)
 OBJECT_SIZES = (('10 KB', 10 * 1024), ('1 MB', 1024 * 1024))
@@ -29,12 +29,6 @@ STORED_OBJECTS = 1000
 STORED_FUNCTIONS = 10
 TRUST = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": ' \
         '{"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
 
 
 def baseline_tree():
