@@ -57,6 +57,7 @@ class EventJournal:
 
     def _rewrite(self):
         """The journal holds the pending events only, in one line each."""
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
         staging = self.path + '.partial'
         with open(staging, 'w') as handle:
             for event in self.pending.values():

@@ -32,9 +32,9 @@ import os
 import threading
 import time
 import uuid
-from urllib.parse import quote_plus, unquote_plus
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from urllib.parse import quote_plus, unquote_plus
 
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import logs_backends
@@ -129,7 +129,6 @@ class AsyncInvoker:
         self.settle = settle
         self.failed_path = os.path.join(state_dir, 'failed-events.jsonl')
         self.journal = EventJournal(os.path.join(state_dir, 'state', 'events.jsonl'))
-        os.makedirs(os.path.dirname(self.journal.path), exist_ok=True)
         self.retry_delays = tuple(retry_delays)
         self.overrun_seconds = overrun_seconds
         self.max_wait_seconds = max_wait_seconds
